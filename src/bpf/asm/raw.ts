@@ -1,0 +1,82 @@
+/**
+ * Raw instruction slots: the 8-byte `struct bpf_insn` as the kernel sees it. A 64-bit
+ * immediate load (ld_imm64) takes two slots; the loader works on slots because ELF relocations
+ * and call offsets are counted in them.
+ */
+
+/** One 8-byte instruction slot. `imm` is a signed 32-bit value. */
+export interface RawInsn {
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+}
+
+/** Size of one slot in bytes. */
+export const INSN_SIZE = 8;
+
+/** Opcode of the first slot of a 64-bit immediate load (BPF_LD | BPF_IMM | BPF_DW). */
+export const OP_LD_IMM64 = 0x18;
+/** Opcode of a call (BPF_JMP | BPF_CALL). */
+export const OP_CALL = 0x85;
+/** Opcode of exit (BPF_JMP | BPF_EXIT). */
+export const OP_EXIT = 0x95;
+
+/** ld_imm64 src_reg values (BPF_PSEUDO_*). */
+export const PSEUDO_MAP_FD = 1;
+export const PSEUDO_MAP_VALUE = 2;
+export const PSEUDO_BTF_ID = 3;
+export const PSEUDO_FUNC = 4;
+export const PSEUDO_MAP_IDX = 5;
+export const PSEUDO_MAP_IDX_VALUE = 6;
+/** call src_reg values. */
+export const PSEUDO_CALL = 1;
+export const PSEUDO_KFUNC_CALL = 2;
+
+/** Decodes little-endian instruction bytes into slots. Throws when the length is not a multiple of 8. */
+export function decodeRaw(bytes: Uint8Array): RawInsn[] {
+  if (bytes.byteLength % INSN_SIZE !== 0) {
+    throw new Error(
+      `instruction bytes: length ${bytes.byteLength} is not a multiple of ${INSN_SIZE}`,
+    );
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: RawInsn[] = new Array(bytes.byteLength / INSN_SIZE);
+  for (let i = 0; i < out.length; i++) {
+    const o = i * INSN_SIZE;
+    const regs = dv.getUint8(o + 1);
+    out[i] = {
+      code: dv.getUint8(o),
+      dst: regs & 0x0f,
+      src: regs >> 4,
+      off: dv.getInt16(o + 2, true),
+      imm: dv.getInt32(o + 4, true),
+    };
+  }
+  return out;
+}
+
+/** Encodes slots as little-endian bytes. */
+export function encodeRaw(insns: readonly RawInsn[]): Uint8Array {
+  const out = new Uint8Array(insns.length * INSN_SIZE);
+  const dv = new DataView(out.buffer);
+  insns.forEach((ins, i) => {
+    const o = i * INSN_SIZE;
+    dv.setUint8(o, ins.code);
+    dv.setUint8(o + 1, ((ins.src & 0x0f) << 4) | (ins.dst & 0x0f));
+    dv.setInt16(o + 2, ins.off, true);
+    dv.setInt32(o + 4, ins.imm | 0, true);
+  });
+  return out;
+}
+
+/** True when the slot starts a 64-bit immediate load (and so the next slot belongs to it). */
+export function isLdImm64(ins: RawInsn): boolean {
+  return ins.code === OP_LD_IMM64;
+}
+
+/** True for a bpf-to-bpf call (call with src_reg = BPF_PSEUDO_CALL). */
+export function isPseudoCall(ins: RawInsn): boolean {
+  return ins.code === OP_CALL && ins.src === PSEUDO_CALL;
+}

@@ -1,0 +1,190 @@
+/**
+ * The koffi-backed Sys: the only place iovisor calls into native code. Kept small on purpose;
+ * every function is a thin wrapper that turns -1/errno into a SysError.
+ */
+import koffi from 'koffi';
+import { BpfCmd } from './bpf-cmd.js';
+import { SysError } from './errors.js';
+import { registerRealSys, type EpollEvent, type MappedRegion, type Sys } from './sys.js';
+
+const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
+const SYS_perf_event_open = process.arch === 'arm64' ? 241 : 298;
+const SYS_setns = process.arch === 'arm64' ? 268 : 308;
+
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16; // packed on x86_64
+
+function makeRealSys(): Sys {
+  const lib = koffi.load('libc.so.6');
+  const syscall = lib.func('long syscall(long number, ...)');
+  const close = lib.func('int close(int fd)');
+  const mmap = lib.func(
+    'void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)',
+  );
+  const munmap = lib.func('int munmap(void *addr, size_t len)');
+  const ioctl = lib.func('int ioctl(int fd, unsigned long req, ...)');
+  const epollCreate1 = lib.func('int epoll_create1(int flags)');
+  const epollCtl = lib.func('int epoll_ctl(int epfd, int op, int fd, void *ev)');
+  const epollWait = lib.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)');
+  const socket = lib.func('int socket(int domain, int type, int protocol)');
+  const bind = lib.func('int bind(int fd, void *addr, uint32_t len)');
+  const sendto = lib.func(
+    'long sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)',
+  );
+  const recv = lib.func('long recv(int fd, void *buf, size_t len, int flags)');
+  const setsockopt = lib.func(
+    'int setsockopt(int fd, int level, int name, void *val, uint32_t len)',
+  );
+  const getsockname = lib.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
+
+  const check = (name: string, r: number | bigint): number => {
+    const n = Number(r);
+    if (n < 0) throw new SysError(name, koffi.errno());
+    return n;
+  };
+
+  const decodeEvents = (buf: Uint8Array, n: number): EpollEvent[] => {
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const out: EpollEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const off = i * EPOLL_EVENT_SIZE;
+      out.push({
+        events: dv.getUint32(off, true),
+        data: dv.getUint32(off + (EPOLL_EVENT_SIZE === 12 ? 4 : 8), true),
+      });
+    }
+    return out;
+  };
+
+  return {
+    bpf(cmd: BpfCmd, attr: Uint8Array): number {
+      for (;;) {
+        const r = Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'uint', attr.byteLength));
+        if (r >= 0) return r;
+        const errno = koffi.errno();
+        // A signal can interrupt the verifier; the kernel asks us to retry (cilium does too).
+        if (errno === 11 && cmd === BpfCmd.PROG_LOAD) continue;
+        throw new SysError(`bpf(BPF_${BpfCmd[cmd] ?? cmd})`, errno);
+      }
+    },
+    address(buf: Uint8Array): bigint {
+      if (buf.byteLength === 0) return 0n;
+      return BigInt(koffi.address(buf) as unknown as bigint);
+    },
+    close(fd: number): void {
+      check('close', close(fd));
+    },
+    mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion {
+      const p = mmap(null, length, prot, flags, fd, offset);
+      const addr = BigInt(koffi.address(p) as unknown as bigint);
+      if (addr === 0xffffffffffffffffn) throw new SysError('mmap', koffi.errno());
+      const ab = koffi.view(p, length) as ArrayBuffer;
+      let mapped = true;
+      return {
+        bytes: new Uint8Array(ab),
+        address: addr,
+        unmap() {
+          if (!mapped) return;
+          mapped = false;
+          check('munmap', munmap(p, length));
+        },
+      };
+    },
+    perfEventOpen(
+      attr: Uint8Array,
+      pid: number,
+      cpu: number,
+      groupFd: number,
+      flags: number,
+    ): number {
+      return check(
+        'perf_event_open',
+        syscall(
+          SYS_perf_event_open,
+          'void *',
+          attr,
+          'int',
+          pid,
+          'int',
+          cpu,
+          'int',
+          groupFd,
+          'ulong',
+          flags,
+        ),
+      );
+    },
+    ioctl(fd: number, request: number, arg: number | bigint): number {
+      return check('ioctl', ioctl(fd, request, 'ulong', arg));
+    },
+    epollCreate(): number {
+      return check('epoll_create1', epollCreate1(0x80000 /* EPOLL_CLOEXEC */));
+    },
+    epollCtl(epfd: number, op: number, fd: number, events: number, data: number): void {
+      const ev = Buffer.alloc(16);
+      ev.writeUInt32LE(events, 0);
+      ev.writeUInt32LE(data, EPOLL_EVENT_SIZE === 12 ? 4 : 8);
+      check('epoll_ctl', epollCtl(epfd, op, fd, ev));
+    },
+    epollWait(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[]> {
+      // Memory touched by the worker thread must come from koffi.alloc (see reference notes).
+      const size = maxEvents * EPOLL_EVENT_SIZE;
+      const mem = koffi.alloc('uint8_t', size);
+      return new Promise((resolve, reject) => {
+        epollWait.async(epfd, mem, maxEvents, timeoutMs, (err: unknown, r: number) => {
+          try {
+            if (err) return reject(err);
+            if (r < 0) {
+              const errno = koffi.errno();
+              if (errno === 4 /* EINTR */) return resolve([]);
+              return reject(new SysError('epoll_wait', errno));
+            }
+            const copy = new Uint8Array(koffi.view(mem, size) as ArrayBuffer).slice();
+            resolve(decodeEvents(copy, r));
+          } finally {
+            koffi.free(mem);
+          }
+        });
+      });
+    },
+    epollWaitSync(epfd: number, maxEvents: number, timeoutMs: number): EpollEvent[] {
+      const buf = Buffer.alloc(maxEvents * EPOLL_EVENT_SIZE);
+      const r = Number(epollWait(epfd, buf, maxEvents, timeoutMs));
+      if (r < 0) {
+        const errno = koffi.errno();
+        if (errno === 4) return [];
+        throw new SysError('epoll_wait', errno);
+      }
+      return decodeEvents(buf, r);
+    },
+    socket(domain: number, type: number, protocol: number): number {
+      return check('socket', socket(domain, type, protocol));
+    },
+    bind(fd: number, addr: Uint8Array): void {
+      check('bind', bind(fd, addr, addr.byteLength));
+    },
+    sendto(fd: number, data: Uint8Array, flags: number, addr?: Uint8Array): number {
+      return check(
+        'sendto',
+        sendto(fd, data, data.byteLength, flags, addr ?? null, addr?.byteLength ?? 0),
+      );
+    },
+    recv(fd: number, buf: Uint8Array, flags: number): number {
+      return check('recv', recv(fd, buf, buf.byteLength, flags));
+    },
+    setsockoptInt(fd: number, level: number, name: number, value: number): void {
+      const v = Buffer.alloc(4);
+      v.writeInt32LE(value, 0);
+      check('setsockopt', setsockopt(fd, level, name, v, 4));
+    },
+    setns(fd: number, nstype: number): void {
+      check('setns', syscall(SYS_setns, 'int', fd, 'int', nstype));
+    },
+    getsockname(fd: number, addr: Uint8Array): number {
+      const len = [addr.byteLength];
+      check('getsockname', getsockname(fd, addr, len));
+      return len[0]!;
+    },
+  };
+}
+
+registerRealSys(makeRealSys);
