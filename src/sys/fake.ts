@@ -173,4 +173,13 @@ export class FakeSys implements Sys {
   getsockname(): number {
     return FakeSys.fail('getsockname', 'ENOSYS');
   }
+  unshare(): void {
+    FakeSys.fail('unshare', 'ENOSYS');
+  }
+  mount(): void {
+    FakeSys.fail('mount', 'ENOSYS');
+  }
+  umount2(): void {
+    FakeSys.fail('umount2', 'ENOSYS');
+  }
 }

@@ -35,6 +35,11 @@ function makeRealSys(): Sys {
     'int setsockopt(int fd, int level, int name, void *val, uint32_t len)',
   );
   const getsockname = lib.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)');
+  const unshare = lib.func('int unshare(int flags)');
+  const mount = lib.func(
+    'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  );
+  const umount2 = lib.func('int umount2(const char *target, int flags)');
 
   const check = (name: string, r: number | bigint): number => {
     const n = Number(r);
@@ -183,6 +188,21 @@ function makeRealSys(): Sys {
       const len = [addr.byteLength];
       check('getsockname', getsockname(fd, addr, len));
       return len[0]!;
+    },
+    unshare(flags: number): void {
+      check('unshare', unshare(flags));
+    },
+    mount(
+      source: string | null,
+      target: string,
+      fstype: string | null,
+      flags: number,
+      data: string | null,
+    ): void {
+      check(`mount ${target}`, mount(source, target, fstype, flags, data));
+    },
+    umount2(target: string, flags: number): void {
+      check(`umount2 ${target}`, umount2(target, flags));
     },
   };
 }

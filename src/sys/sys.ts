@@ -57,6 +57,18 @@ export interface Sys {
   setns(fd: number, nstype: number): void;
   /** getsockname(2) raw. */
   getsockname(fd: number, addr: Uint8Array): number;
+  /** unshare(2): detaches the calling thread into new namespaces (`flags` are CLONE_NEW*). */
+  unshare(flags: number): void;
+  /** mount(2). `source`, `fstype` and `data` may be null, as the kernel allows. */
+  mount(
+    source: string | null,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+  ): void;
+  /** umount2(2) with MNT_* flags (MNT_DETACH = 2). */
+  umount2(target: string, flags: number): void;
 }
 
 let current: Sys | undefined;
