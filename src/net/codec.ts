@@ -320,7 +320,8 @@ export function decodeError(msg: NlMsg): NlError {
     throw new NetlinkParseError(`NLMSG_ERROR payload of ${p.byteLength} bytes is too short`);
   }
   const dv = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const err: NlError = { errno: -dv.getInt32(0, true), seq: dv.getUint32(4 + 8, true) };
+  // `| 0` turns the -0 of a plain ack into 0.
+  const err: NlError = { errno: -dv.getInt32(0, true) | 0, seq: dv.getUint32(4 + 8, true) };
   if ((msg.flags & NLM_F.ACK_TLVS) === 0) return err;
   let tlvOff = 4 + NLMSG_HDRLEN;
   if ((msg.flags & NLM_F.CAPPED) === 0) {
