@@ -1,0 +1,843 @@
+/**
+ * Raw BTF: parsing (including split BTF on top of a base such as vmlinux), queries over the
+ * type graph, marshalling back to bytes and BPF_BTF_LOAD. Layout follows
+ * include/uapi/linux/btf.h; validation follows what the kernel's btf.c checks, so that a
+ * malformed blob fails here with an offset rather than later in the kernel.
+ */
+import { readFileSync } from 'node:fs';
+import { BpfCmd, BPF_ATTR_SIZE, sys, isErrno } from '../../sys/index.js';
+import { BtfKind, type BtfType, type BtfMember } from './types.js';
+import { cDeclarator } from './cdecl.js';
+
+/** A malformed BTF blob, a bad type id or a failed BTF operation. */
+export class BtfError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BtfError';
+  }
+}
+
+/** BTF magic number (little-endian on the wire for little-endian targets). */
+export const BTF_MAGIC = 0xeb9f;
+const HEADER_LEN = 24;
+const TYPE_HEADER = 12;
+/** The kernel's limit on type ids (BTF_MAX_TYPE). */
+const MAX_TYPE = 0x000fffff;
+/** How deep typedef/modifier chains may go before we call the BTF cyclic (libbpf uses 32). */
+const MAX_RESOLVE_DEPTH = 32;
+/** Pointer size of the BPF target. */
+const PTR_SIZE = 8;
+
+const INT_SIGNED = 1;
+const INT_CHAR = 2;
+const INT_BOOL = 4;
+
+/** Kinds whose `type` field names another type. */
+const MODIFIERS = new Set<BtfKind>([
+  BtfKind.Typedef,
+  BtfKind.Volatile,
+  BtfKind.Const,
+  BtfKind.Restrict,
+  BtfKind.TypeTag,
+]);
+
+const VOID: BtfType = { kind: BtfKind.Void, name: '' };
+
+/** A string section decoded once as latin1, so an offset is an index into one JS string. */
+class StringTable {
+  readonly latin1: string;
+  private readonly bytes: Uint8Array;
+  private readonly cache = new Map<number, string>();
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  }
+  get length(): number {
+    return this.bytes.byteLength;
+  }
+  /** The string at `off`, or undefined when `off` is outside the table or not terminated. */
+  get(off: number): string | undefined {
+    if (off === 0) return '';
+    const hit = this.cache.get(off);
+    if (hit !== undefined) return hit;
+    if (off < 0 || off >= this.latin1.length) return undefined;
+    const end = this.latin1.indexOf('\0', off);
+    if (end < 0) return undefined;
+    let s = this.latin1.slice(off, end);
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\x7f]/.test(s)) s = Buffer.from(this.bytes.subarray(off, end)).toString('utf8');
+    this.cache.set(off, s);
+    return s;
+  }
+}
+
+/** Parsed BTF. Type ids index {@link types}; for split BTF the base's types come first. */
+export class Btf {
+  /** All types, base types included for split BTF. `types[0]` is void. */
+  readonly types: BtfType[];
+  /** The base this BTF was split from, if any. */
+  readonly base: Btf | undefined;
+  /** Number of ids owned by the base (0 for standalone BTF): own types start at this id. */
+  readonly firstId: number;
+  private readonly strings: StringTable;
+  /** Length of the base's string section as the kernel sees it (split string offsets start here). */
+  private readonly baseStrLen: number;
+  private nameIndex: Map<string, number[]> | undefined;
+  private essentialIndex: Map<string, number[]> | undefined;
+
+  private constructor(types: BtfType[], strings: StringTable, base: Btf | undefined) {
+    this.types = types;
+    this.strings = strings;
+    this.base = base;
+    this.firstId = base ? base.types.length : 0;
+    this.baseStrLen = base ? base.strTotalLen() : 0;
+  }
+
+  /** An empty BTF (only void), or an empty split BTF on top of `base`, to build with {@link add}. */
+  static empty(base?: Btf): Btf {
+    const types = base ? base.types.slice() : [VOID];
+    return new Btf(types, new StringTable(new Uint8Array(1)), base);
+  }
+
+  private strTotalLen(): number {
+    return this.baseStrLen + this.strings.length;
+  }
+
+  /**
+   * Parses raw BTF (header, type and string sections). With `base`, the blob is split BTF:
+   * its ids continue after the base's and string offsets below the base's string length
+   * refer to the base.
+   */
+  static parse(bytes: Uint8Array, base?: Btf): Btf {
+    try {
+      return parseRaw(bytes, base);
+    } catch (e) {
+      if (e instanceof BtfError) throw e;
+      // Anything else is a parser bug on hostile input; keep the contract of throwing BtfError.
+      throw new BtfError(`parse BTF: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    }
+  }
+
+  private static kernelCache: Btf | undefined;
+
+  /** The running kernel's BTF from /sys/kernel/btf/vmlinux, parsed once. */
+  static kernel(): Btf {
+    if (Btf.kernelCache === undefined) {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync('/sys/kernel/btf/vmlinux');
+      } catch (e) {
+        throw new BtfError(
+          `kernel BTF: cannot read /sys/kernel/btf/vmlinux (kernel built without CONFIG_DEBUG_INFO_BTF?): ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      Btf.kernelCache = Btf.parse(bytes);
+    }
+    return Btf.kernelCache;
+  }
+
+  /** The type with this id. Throws BtfError for an id out of range. */
+  type(id: number): BtfType {
+    if (!Number.isInteger(id) || id < 0 || id >= this.types.length) {
+      throw new BtfError(`BTF: type id ${id} out of range (have ${this.types.length} types)`);
+    }
+    return this.types[id];
+  }
+
+  /** Skips typedef, const, volatile, restrict and type_tag; returns the id of what is underneath. */
+  resolve(id: number): number {
+    let cur = id;
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.type(cur);
+      if (!MODIFIERS.has(t.kind)) return cur;
+      cur = (t as { type: number }).type;
+    }
+    throw new BtfError(`BTF: type ${id}: modifier/typedef chain too deep or cyclic`);
+  }
+
+  /** Size in bytes of a value of this type (what `sizeof` gives in C). */
+  sizeof(id: number): number {
+    let cur = id;
+    let mult = 1;
+    for (let depth = 0; depth <= MAX_RESOLVE_DEPTH; depth++) {
+      const t = this.type(cur);
+      switch (t.kind) {
+        case BtfKind.Int:
+        case BtfKind.Struct:
+        case BtfKind.Union:
+        case BtfKind.Enum:
+        case BtfKind.Enum64:
+        case BtfKind.Datasec:
+        case BtfKind.Float:
+          return mult * t.size;
+        case BtfKind.Ptr:
+          return mult * PTR_SIZE;
+        case BtfKind.Typedef:
+        case BtfKind.Volatile:
+        case BtfKind.Const:
+        case BtfKind.Restrict:
+        case BtfKind.TypeTag:
+        case BtfKind.Var:
+          cur = t.type;
+          break;
+        case BtfKind.Array:
+          mult *= t.nelems;
+          cur = t.type;
+          break;
+        default:
+          throw new BtfError(`BTF: type ${id}: ${BtfKind[t.kind]} has no size`);
+      }
+    }
+    throw new BtfError(`BTF: type ${id}: type chain too deep or cyclic`);
+  }
+
+  /** Natural alignment in bytes, as libbpf's btf__align_of computes it (1 for packed structs). */
+  alignof(id: number, depth = 0): number {
+    if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF: type ${id}: alignment chain too deep`);
+    const t = this.type(this.resolve(id));
+    switch (t.kind) {
+      case BtfKind.Int:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Float:
+        return Math.max(1, Math.min(t.size, PTR_SIZE));
+      case BtfKind.Ptr:
+        return PTR_SIZE;
+      case BtfKind.Array:
+        return this.alignof(t.type, depth + 1);
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        let max = 1;
+        for (const m of t.members) {
+          const a = this.alignof(m.type, depth + 1);
+          // A naturally aligned member at a misaligned offset means the struct was packed.
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1;
+          max = Math.max(max, a);
+        }
+        return t.size % max === 0 ? max : 1;
+      }
+      default:
+        throw new BtfError(`BTF: type ${id}: ${BtfKind[t.kind]} has no alignment`);
+    }
+  }
+
+  /** Ids of the types with exactly this name (and kind, if given). The index is built on first use. */
+  findByName(name: string, kind?: BtfKind): number[] {
+    if (this.nameIndex === undefined) {
+      const idx = new Map<string, number[]>();
+      for (let id = 1; id < this.types.length; id++) {
+        const n = this.types[id].name;
+        if (n === '') continue;
+        const list = idx.get(n);
+        if (list) list.push(id);
+        else idx.set(n, [id]);
+      }
+      this.nameIndex = idx;
+    }
+    const ids = this.nameIndex.get(name) ?? [];
+    return kind === undefined ? ids.slice() : ids.filter((id) => this.types[id].kind === kind);
+  }
+
+  /**
+   * Ids of named types whose essential name (the name without a `___flavor` suffix) is
+   * `essential`: the CO-RE candidate set. Built on first use.
+   */
+  findByEssentialName(essential: string): number[] {
+    if (this.essentialIndex === undefined) {
+      const idx = new Map<string, number[]>();
+      for (let id = 1; id < this.types.length; id++) {
+        const n = this.types[id].name;
+        if (n === '') continue;
+        const e = essentialName(n);
+        const list = idx.get(e);
+        if (list) list.push(id);
+        else idx.set(e, [id]);
+      }
+      this.essentialIndex = idx;
+    }
+    return this.essentialIndex.get(essential) ?? [];
+  }
+
+  /** Appends a type and returns its id. */
+  add(t: BtfType): number {
+    if (this.types.length > MAX_TYPE) throw new BtfError(`BTF: too many types (max ${MAX_TYPE})`);
+    this.types.push(t);
+    this.invalidate();
+    return this.types.length - 1;
+  }
+
+  /** Replaces the type with this id (fixups rewrite DATASECs and VARs in place). */
+  set(id: number, t: BtfType): void {
+    this.type(id);
+    if (id === 0) throw new BtfError('BTF: cannot replace void (type 0)');
+    if (id < this.firstId) throw new BtfError(`BTF: type ${id} belongs to the base BTF`);
+    this.types[id] = t;
+    this.invalidate();
+  }
+
+  private invalidate(): void {
+    this.nameIndex = undefined;
+    this.essentialIndex = undefined;
+  }
+
+  /** The string at `off` in the string section as parsed (split offsets reach into the base). */
+  string(off: number): string {
+    if (this.base && off < this.baseStrLen) return this.base.string(off);
+    const s = this.strings.get(off - this.baseStrLen);
+    if (s === undefined) throw new BtfError(`BTF: string offset ${off} out of range`);
+    return s;
+  }
+
+  /** A C-like spelling of the type: `struct foo`, `unsigned int`, `char[16]`, `u64 *`. */
+  typeName(id: number): string {
+    return cDeclarator(this, id, '', { inlineAnon: false });
+  }
+
+  /**
+   * Marshals back to raw BTF (a fresh, deduplicated string table). For split BTF only the own
+   * types are written, with string offsets continuing after the base's string section.
+   */
+  encode(): Uint8Array {
+    return encodeRaw(this);
+  }
+
+  /**
+   * Loads the encoded BTF with BPF_BTF_LOAD and returns the fd. On failure retries with a
+   * verifier log so the error carries the kernel's explanation.
+   */
+  load(): number {
+    const blob = this.encode();
+    const s = sys();
+    const attempt = (logSize: number): { fd?: number; err?: unknown; log?: Uint8Array } => {
+      const attr = new Uint8Array(BPF_ATTR_SIZE);
+      const dv = new DataView(attr.buffer);
+      const log = logSize > 0 ? new Uint8Array(logSize) : undefined;
+      dv.setBigUint64(0, s.address(blob), true);
+      dv.setBigUint64(8, log ? s.address(log) : 0n, true);
+      dv.setUint32(16, blob.byteLength, true);
+      dv.setUint32(20, logSize, true);
+      dv.setUint32(24, log ? 1 : 0, true);
+      try {
+        return { fd: s.bpf(BpfCmd.BTF_LOAD, attr), log };
+      } catch (err) {
+        return { err, log };
+      }
+    };
+    let r = attempt(0);
+    if (r.fd !== undefined) return r.fd;
+    const first = r.err;
+    for (let size = 1 << 16; size <= 1 << 26; size *= 4) {
+      r = attempt(size);
+      if (r.fd !== undefined) return r.fd; // transient failure; the load went through
+      if (!isErrno(r.err, 'ENOSPC')) break;
+    }
+    let text = '';
+    if (r.log) {
+      const end = r.log.indexOf(0);
+      text = Buffer.from(r.log.subarray(0, end < 0 ? r.log.length : end))
+        .toString('utf8')
+        .trim();
+    }
+    const why = (r.err as Error)?.message ?? String(r.err);
+    throw new BtfError(`load BTF: ${why}${text ? `\n${tailLines(text, 40)}` : ''}`, {
+      cause: r.err ?? first,
+    });
+  }
+}
+
+function tailLines(text: string, n: number): string {
+  const lines = text.split('\n');
+  return lines.length <= n ? text : ['...', ...lines.slice(-n)].join('\n');
+}
+
+/** True when `s[i..]` starts a flavor separator: `x___y` with x, y not '_' (libbpf's rule). */
+function isFlavorSep(s: string, i: number): boolean {
+  return (
+    s[i] !== '_' &&
+    s[i + 1] === '_' &&
+    s[i + 2] === '_' &&
+    s[i + 3] === '_' &&
+    s[i + 4] !== '_' &&
+    i + 4 < s.length
+  );
+}
+
+/** The name without a CO-RE flavor suffix: `task_struct___old` → `task_struct`. */
+export function essentialName(name: string): string {
+  for (let i = name.length - 5; i >= 0; i--) {
+    if (isFlavorSep(name, i)) return name.slice(0, i + 1);
+  }
+  return name;
+}
+
+/** Bounds-checked little-endian reader that throws BtfError naming the offset. */
+class Reader {
+  readonly dv: DataView;
+  constructor(readonly bytes: Uint8Array) {
+    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  u32(off: number, what: string): number {
+    if (off + 4 > this.bytes.byteLength) {
+      throw new BtfError(`parse BTF: offset ${off}: ${what} runs past the end`);
+    }
+    return this.dv.getUint32(off, true);
+  }
+}
+
+function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
+  if (!(bytes instanceof Uint8Array)) throw new BtfError('parse BTF: input is not bytes');
+  if (bytes.byteLength < HEADER_LEN) {
+    throw new BtfError(`parse BTF: offset 0: ${bytes.byteLength} bytes is too short for a header`);
+  }
+  const r = new Reader(bytes);
+  const magic = r.dv.getUint16(0, true);
+  if (magic !== BTF_MAGIC) {
+    if (magic === 0x9feb)
+      throw new BtfError('parse BTF: offset 0: big-endian BTF is not supported');
+    throw new BtfError(`parse BTF: offset 0: bad magic 0x${magic.toString(16)}`);
+  }
+  const version = r.dv.getUint8(2);
+  if (version !== 1) throw new BtfError(`parse BTF: offset 2: unsupported version ${version}`);
+  const hdrLen = r.u32(4, 'hdr_len');
+  if (hdrLen < HEADER_LEN || hdrLen > bytes.byteLength) {
+    throw new BtfError(`parse BTF: offset 4: bad header length ${hdrLen}`);
+  }
+  // A longer header is fine as long as the fields we do not know are zero (the kernel's rule).
+  for (let i = HEADER_LEN; i < hdrLen; i++) {
+    if (bytes[i] !== 0) throw new BtfError(`parse BTF: offset ${i}: unknown non-zero header byte`);
+  }
+  const typeOff = r.u32(8, 'type_off');
+  const typeLen = r.u32(12, 'type_len');
+  const strOff = r.u32(16, 'str_off');
+  const strLen = r.u32(20, 'str_len');
+  const dataLen = bytes.byteLength - hdrLen;
+  if (typeOff % 4 !== 0) throw new BtfError(`parse BTF: offset 8: type_off ${typeOff} not aligned`);
+  if (typeOff + typeLen > dataLen) {
+    throw new BtfError(`parse BTF: offset 12: type section [${typeOff}, +${typeLen}) past the end`);
+  }
+  if (strOff + strLen > dataLen) {
+    throw new BtfError(`parse BTF: offset 20: string section [${strOff}, +${strLen}) past the end`);
+  }
+  if (typeLen % 4 !== 0)
+    throw new BtfError(`parse BTF: offset 12: type_len ${typeLen} not aligned`);
+  if (typeOff < strOff ? typeOff + typeLen > strOff : strOff + strLen > typeOff) {
+    throw new BtfError('parse BTF: offset 8: type and string sections overlap');
+  }
+  const strAbs = hdrLen + strOff;
+  const strBytes = bytes.subarray(strAbs, strAbs + strLen);
+  if (!base && (strLen === 0 || strBytes[0] !== 0)) {
+    throw new BtfError(`parse BTF: offset ${strAbs}: string section must start with NUL`);
+  }
+  if (strLen > 0 && strBytes[strLen - 1] !== 0) {
+    throw new BtfError(
+      `parse BTF: offset ${strAbs + strLen - 1}: string section not NUL-terminated`,
+    );
+  }
+  const strings = new StringTable(strBytes);
+  const baseStrLen = base ? (base as unknown as { strTotalLen(): number }).strTotalLen() : 0;
+  const str = (off: number, where: number): string => {
+    if (base && off < baseStrLen) {
+      try {
+        return base.string(off);
+      } catch {
+        throw new BtfError(`parse BTF: offset ${where}: name offset ${off} not a base string`);
+      }
+    }
+    const s = strings.get(off - baseStrLen);
+    if (s === undefined) {
+      throw new BtfError(
+        `parse BTF: offset ${where}: name offset ${off} outside the string section`,
+      );
+    }
+    return s;
+  };
+
+  const types: BtfType[] = base ? base.types.slice() : [VOID];
+  const firstId = types.length;
+  const start = hdrLen + typeOff;
+  const end = start + typeLen;
+  let off = start;
+  while (off < end) {
+    const id = types.length;
+    if (id > MAX_TYPE) throw new BtfError(`parse BTF: offset ${off}: more than ${MAX_TYPE} types`);
+    if (off + TYPE_HEADER > end) {
+      throw new BtfError(`parse BTF: offset ${off}: type ${id}: header runs past the type section`);
+    }
+    const nameOff = r.dv.getUint32(off, true);
+    const info = r.dv.getUint32(off + 4, true);
+    const sizeType = r.dv.getUint32(off + 8, true);
+    const vlen = info & 0xffff;
+    const kind = (info >>> 24) & 0x1f;
+    const kflag = info >>> 31 !== 0;
+    const ctx = (msg: string): BtfError =>
+      new BtfError(
+        `parse BTF: offset ${off}: type ${id} (${BtfKind[kind] ?? `kind ${kind}`}): ${msg}`,
+      );
+    if ((info & 0x60ff0000) !== 0) throw ctx('reserved info bits set');
+    const name = str(nameOff, off);
+    const body = off + TYPE_HEADER;
+    const need = (n: number): void => {
+      if (body + n > end) throw ctx(`${n} bytes of data run past the type section`);
+    };
+    let t: BtfType;
+    let len = 0;
+    switch (kind) {
+      case BtfKind.Int: {
+        need(4);
+        len = 4;
+        const enc = r.dv.getUint32(body, true);
+        const encoding = (enc >>> 24) & 0x0f;
+        const bitOffset = (enc >>> 16) & 0xff;
+        const bits = enc & 0xff;
+        if (vlen !== 0 || kflag) throw ctx('vlen/kind_flag must be 0');
+        if (![1, 2, 4, 8, 16].includes(sizeType)) throw ctx(`bad size ${sizeType}`);
+        if (bits > 128 || bits === 0 || bitOffset + bits > sizeType * 8) {
+          throw ctx(`bad bits ${bits} at bit offset ${bitOffset}`);
+        }
+        if ((enc & 0xf000ff00) !== 0) throw ctx('reserved encoding bits set');
+        if (
+          [INT_SIGNED | INT_CHAR, INT_SIGNED | INT_BOOL, INT_CHAR | INT_BOOL, 7].includes(encoding)
+        ) {
+          throw ctx(`bad encoding ${encoding}`);
+        }
+        t = {
+          kind,
+          name,
+          size: sizeType,
+          signed: (encoding & INT_SIGNED) !== 0,
+          char: (encoding & INT_CHAR) !== 0,
+          bool: (encoding & INT_BOOL) !== 0,
+          bits,
+          bitOffset,
+        };
+        break;
+      }
+      case BtfKind.Ptr:
+        if (vlen !== 0 || kflag || nameOff !== 0)
+          throw ctx('ptr must have no name, vlen or kind_flag');
+        t = { kind, name: '', type: sizeType };
+        break;
+      case BtfKind.Array: {
+        need(12);
+        len = 12;
+        if (vlen !== 0 || kflag || nameOff !== 0 || sizeType !== 0) {
+          throw ctx('array must have no name, vlen, kind_flag or size');
+        }
+        t = {
+          kind,
+          name: '',
+          type: r.dv.getUint32(body, true),
+          indexType: r.dv.getUint32(body + 4, true),
+          nelems: r.dv.getUint32(body + 8, true),
+        };
+        break;
+      }
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        len = vlen * 12;
+        need(len);
+        const members: BtfMember[] = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const m = body + i * 12;
+          const o = r.dv.getUint32(m + 8, true);
+          members[i] = {
+            name: str(r.dv.getUint32(m, true), m),
+            type: r.dv.getUint32(m + 4, true),
+            bitOffset: kflag ? o & 0xffffff : o,
+            bitfieldSize: kflag ? o >>> 24 : 0,
+          };
+          if (members[i].bitOffset + members[i].bitfieldSize > sizeType * 8) {
+            throw ctx(`member ${i} at bit ${members[i].bitOffset} lies past size ${sizeType}`);
+          }
+        }
+        t = { kind, name, size: sizeType, members };
+        break;
+      }
+      case BtfKind.Enum: {
+        len = vlen * 8;
+        need(len);
+        if (![1, 2, 4, 8].includes(sizeType)) throw ctx(`bad enum size ${sizeType}`);
+        const values = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const e = body + i * 8;
+          const v = kflag ? r.dv.getInt32(e + 4, true) : r.dv.getUint32(e + 4, true);
+          values[i] = { name: str(r.dv.getUint32(e, true), e), value: BigInt(v) };
+        }
+        t = { kind, name, size: sizeType, signed: kflag, values };
+        break;
+      }
+      case BtfKind.Enum64: {
+        len = vlen * 12;
+        need(len);
+        if (![1, 2, 4, 8].includes(sizeType)) throw ctx(`bad enum size ${sizeType}`);
+        const values = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const e = body + i * 12;
+          const raw =
+            BigInt(r.dv.getUint32(e + 4, true)) | (BigInt(r.dv.getUint32(e + 8, true)) << 32n);
+          values[i] = {
+            name: str(r.dv.getUint32(e, true), e),
+            value: kflag ? BigInt.asIntN(64, raw) : raw,
+          };
+        }
+        t = { kind, name, size: sizeType, signed: kflag, values };
+        break;
+      }
+      case BtfKind.Fwd:
+        if (vlen !== 0 || sizeType !== 0 || name === '')
+          throw ctx('fwd needs a name and no vlen/type');
+        t = { kind, name, union: kflag };
+        break;
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        if (vlen !== 0) throw ctx('vlen must be 0');
+        if (kind === BtfKind.Typedef && name === '') throw ctx('typedef needs a name');
+        if (kind === BtfKind.TypeTag && name === '') throw ctx('type_tag needs a name');
+        t = { kind, name, type: sizeType };
+        break;
+      case BtfKind.Func:
+        if (name === '') throw ctx('func needs a name');
+        if (vlen > 2) throw ctx(`bad linkage ${vlen}`);
+        t = { kind, name, type: sizeType, linkage: vlen };
+        break;
+      case BtfKind.FuncProto: {
+        len = vlen * 8;
+        need(len);
+        if (nameOff !== 0 || kflag) throw ctx('func_proto must have no name or kind_flag');
+        const params = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const p = body + i * 8;
+          params[i] = { name: str(r.dv.getUint32(p, true), p), type: r.dv.getUint32(p + 4, true) };
+        }
+        t = { kind, name: '', returnType: sizeType, params };
+        break;
+      }
+      case BtfKind.Var:
+        need(4);
+        len = 4;
+        if (vlen !== 0 || kflag || name === '') throw ctx('var needs a name and no vlen/kind_flag');
+        t = { kind, name, type: sizeType, linkage: r.dv.getUint32(body, true) };
+        break;
+      case BtfKind.Datasec: {
+        len = vlen * 12;
+        need(len);
+        if (name === '') throw ctx('datasec needs a name');
+        const vars = new Array(vlen);
+        for (let i = 0; i < vlen; i++) {
+          const v = body + i * 12;
+          vars[i] = {
+            type: r.dv.getUint32(v, true),
+            offset: r.dv.getUint32(v + 4, true),
+            size: r.dv.getUint32(v + 8, true),
+          };
+        }
+        t = { kind, name, size: sizeType, vars };
+        break;
+      }
+      case BtfKind.Float:
+        if (vlen !== 0 || kflag || ![2, 4, 8, 12, 16].includes(sizeType))
+          throw ctx(`bad float size ${sizeType}`);
+        t = { kind, name, size: sizeType };
+        break;
+      case BtfKind.DeclTag:
+        need(4);
+        len = 4;
+        if (vlen !== 0 || name === '') throw ctx('decl_tag needs a name and no vlen');
+        t = { kind, name, type: sizeType, componentIdx: r.dv.getInt32(body, true) };
+        break;
+      default:
+        throw ctx('unknown kind');
+    }
+    types.push(t);
+    off = body + len;
+  }
+  // Every reference must point at an existing type; checked after the fact since BTF may refer forward.
+  const n = types.length;
+  const check = (id: number, ref: number, what: string): void => {
+    if (ref >= n)
+      throw new BtfError(`parse BTF: type ${id}: ${what} refers to type ${ref}, have ${n}`);
+  };
+  for (let id = firstId; id < n; id++) {
+    const t = types[id];
+    switch (t.kind) {
+      case BtfKind.Ptr:
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+      case BtfKind.Var:
+      case BtfKind.DeclTag:
+        check(id, t.type, 'type');
+        if (t.type === id) throw new BtfError(`parse BTF: type ${id}: refers to itself`);
+        break;
+      case BtfKind.Func:
+        check(id, t.type, 'type');
+        if (types[t.type].kind !== BtfKind.FuncProto) {
+          throw new BtfError(
+            `parse BTF: type ${id}: func ${t.name} does not point at a func_proto`,
+          );
+        }
+        break;
+      case BtfKind.Array:
+        check(id, t.type, 'element type');
+        check(id, t.indexType, 'index type');
+        break;
+      case BtfKind.Struct:
+      case BtfKind.Union:
+        t.members.forEach((m, i) => check(id, m.type, `member ${i}`));
+        break;
+      case BtfKind.FuncProto:
+        check(id, t.returnType, 'return type');
+        t.params.forEach((p, i) => check(id, p.type, `param ${i}`));
+        break;
+      case BtfKind.Datasec:
+        t.vars.forEach((v, i) => check(id, v.type, `var ${i}`));
+        break;
+      default:
+        break;
+    }
+  }
+  const btf = Object.create(Btf.prototype) as Btf;
+  Object.assign(btf, {
+    types,
+    strings,
+    base,
+    firstId,
+    baseStrLen,
+    nameIndex: undefined,
+    essentialIndex: undefined,
+  });
+  return btf;
+}
+
+/** Builds a string table: "" at 0, each distinct string once. */
+class StringBuilder {
+  private readonly offsets = new Map<string, number>([['', 0]]);
+  private readonly chunks: Buffer[] = [Buffer.from([0])];
+  private length = 1;
+  constructor(private readonly base: number) {}
+  add(s: string): number {
+    const hit = this.offsets.get(s);
+    if (hit !== undefined) return hit === 0 ? 0 : hit + this.base;
+    const b = Buffer.from(s + '\0', 'utf8');
+    const off = this.length;
+    this.chunks.push(b);
+    this.length += b.length;
+    this.offsets.set(s, off);
+    return off + this.base;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function encodeRaw(btf: Btf): Uint8Array {
+  const baseStrLen = (btf as unknown as { baseStrLen: number }).baseStrLen;
+  const sb = new StringBuilder(baseStrLen);
+  // Split BTF may reuse base strings; the simplest correct choice is to write its own copies.
+  const words: number[] = [];
+  const push = (...w: number[]): void => {
+    for (const x of w) words.push(x >>> 0);
+  };
+  const info = (kind: BtfKind, vlen: number, kflag: boolean): number =>
+    ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+  for (let id = btf.firstId === 0 ? 1 : btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id];
+    const where = `encode BTF: type ${id}`;
+    const name = sb.add(t.name);
+    const vl = (n: number): number => {
+      if (n > 0xffff) throw new BtfError(`${where}: ${n} entries exceed vlen`);
+      return n;
+    };
+    switch (t.kind) {
+      case BtfKind.Void:
+        throw new BtfError(`${where}: void may only be type 0`);
+      case BtfKind.Int: {
+        const enc = (t.signed ? INT_SIGNED : 0) | (t.char ? INT_CHAR : 0) | (t.bool ? INT_BOOL : 0);
+        push(name, info(t.kind, 0, false), t.size, (enc << 24) | (t.bitOffset << 16) | t.bits);
+        break;
+      }
+      case BtfKind.Ptr:
+        push(0, info(t.kind, 0, false), t.type);
+        break;
+      case BtfKind.Array:
+        push(0, info(t.kind, 0, false), 0, t.type, t.indexType, t.nelems);
+        break;
+      case BtfKind.Struct:
+      case BtfKind.Union: {
+        const kflag = t.members.some((m) => m.bitfieldSize !== 0);
+        push(name, info(t.kind, vl(t.members.length), kflag), t.size);
+        for (const m of t.members) {
+          if (kflag && (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff)) {
+            throw new BtfError(`${where}: member ${m.name} bitfield does not fit the encoding`);
+          }
+          push(sb.add(m.name), m.type, kflag ? (m.bitfieldSize << 24) | m.bitOffset : m.bitOffset);
+        }
+        break;
+      }
+      case BtfKind.Enum:
+        push(name, info(t.kind, vl(t.values.length), t.signed), t.size);
+        for (const v of t.values) push(sb.add(v.name), Number(BigInt.asUintN(32, v.value)));
+        break;
+      case BtfKind.Enum64:
+        push(name, info(t.kind, vl(t.values.length), t.signed), t.size);
+        for (const v of t.values) {
+          const u = BigInt.asUintN(64, v.value);
+          push(sb.add(v.name), Number(u & 0xffffffffn), Number(u >> 32n));
+        }
+        break;
+      case BtfKind.Fwd:
+        push(name, info(t.kind, 0, t.union), 0);
+        break;
+      case BtfKind.Typedef:
+      case BtfKind.Volatile:
+      case BtfKind.Const:
+      case BtfKind.Restrict:
+      case BtfKind.TypeTag:
+        push(name, info(t.kind, 0, false), t.type);
+        break;
+      case BtfKind.Func:
+        push(name, info(t.kind, t.linkage, false), t.type);
+        break;
+      case BtfKind.FuncProto:
+        push(0, info(t.kind, vl(t.params.length), false), t.returnType);
+        for (const p of t.params) push(sb.add(p.name), p.type);
+        break;
+      case BtfKind.Var:
+        push(name, info(t.kind, 0, false), t.type, t.linkage);
+        break;
+      case BtfKind.Datasec:
+        push(name, info(t.kind, vl(t.vars.length), false), t.size);
+        for (const v of t.vars) push(v.type, v.offset, v.size);
+        break;
+      case BtfKind.Float:
+        push(name, info(t.kind, 0, false), t.size);
+        break;
+      case BtfKind.DeclTag:
+        push(name, info(t.kind, 0, false), t.type, t.componentIdx);
+        break;
+      default:
+        throw new BtfError(`${where}: unknown kind ${(t as { kind: number }).kind}`);
+    }
+  }
+  const strs = sb.bytes();
+  const typeLen = words.length * 4;
+  const out = new Uint8Array(HEADER_LEN + typeLen + strs.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, BTF_MAGIC, true);
+  dv.setUint8(2, 1);
+  dv.setUint8(3, 0);
+  dv.setUint32(4, HEADER_LEN, true);
+  dv.setUint32(8, 0, true);
+  dv.setUint32(12, typeLen, true);
+  dv.setUint32(16, typeLen, true);
+  dv.setUint32(20, strs.length, true);
+  for (let i = 0; i < words.length; i++) dv.setUint32(HEADER_LEN + i * 4, words[i], true);
+  out.set(strs, HEADER_LEN + typeLen);
+  return out;
+}
