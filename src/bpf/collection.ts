@@ -1,0 +1,359 @@
+/**
+ * A Collection is a CollectionSpec made live: its BTF loaded, its maps created (or re-used from
+ * pins), its programs loaded and its static map contents written, in one explicit step.
+ * Anything created is released again when a later step fails.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { sys, type MappedRegion } from '../sys/index.js';
+import type { Btf } from './btf/btf.js';
+import { decodeValue, encodeValue } from './btf/codec.js';
+import { fillKconfig, kconfigLayout } from './elf/kconfig.js';
+import { loadCollectionSpec } from './elf/reader.js';
+import { BpfMap, mapInfoByFd } from './map.js';
+import { Program, type ProgramLoadOptions } from './program.js';
+import type { CollectionSpec, MapSpec, VariableSpec } from './spec.js';
+
+/** Options for {@link Collection.load}. */
+export interface CollectionOptions {
+  /** Directory for maps declared with `pinning: LIBBPF_PIN_BY_NAME` (libbpf's pin_root_path). */
+  pinPath?: string;
+  /** Load only these programs (default: all). */
+  programs?: string[];
+  /** Passed to every program load. */
+  program?: Pick<ProgramLoadOptions, 'logLevel' | 'logSize' | 'kernelBtf'>;
+  /** Called as each step completes, for progress output. */
+  onProgress?: (step: string) => void;
+}
+
+/** A map whose pinned copy does not match its declaration. */
+export class MapIncompatibleError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MapIncompatibleError';
+  }
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const BPF_F_MMAPABLE = 1 << 10;
+
+/** Writes a variable's value into its section's initial data, before load (cilium's VariableSpec.Set). */
+export function setVariable(spec: CollectionSpec, name: string, value: unknown): void {
+  const v = spec.variables.get(name);
+  if (!v)
+    throw new Error(
+      `set variable ${name}: no such variable (have: ${[...spec.variables.keys()].join(', ') || 'none'})`,
+    );
+  const m = spec.maps.get(v.map);
+  if (!m?.data) throw new Error(`set variable ${name}: section map ${v.map} has no data`);
+  m.data.set(encodeVariable(spec.btf, v, value), v.offset);
+}
+
+function encodeVariable(btf: Btf | undefined, v: VariableSpec, value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) {
+    if (value.byteLength !== v.size)
+      throw new Error(`variable ${v.name}: needs ${v.size} bytes, got ${value.byteLength}`);
+    return value;
+  }
+  if (!btf || v.type === undefined)
+    throw new Error(`variable ${v.name}: no BTF type: pass ${v.size} raw bytes`);
+  try {
+    return encodeValue(btf, v.type, value);
+  } catch (err) {
+    throw new Error(`variable ${v.name}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A global variable of a loaded collection, read and written live through the mmap'd section. */
+export class Variable {
+  constructor(
+    readonly spec: VariableSpec,
+    private readonly section: SectionMemory,
+    private readonly btf?: Btf,
+  ) {}
+  /** The variable's current bytes. */
+  bytes(): Uint8Array {
+    return this.section.read().slice(this.spec.offset, this.spec.offset + this.spec.size);
+  }
+  /** The current value, decoded through BTF when known. */
+  get(): unknown {
+    const b = this.bytes();
+    return this.btf && this.spec.type !== undefined ? decodeValue(this.btf, this.spec.type, b) : b;
+  }
+  /** Writes a new value; refused for .rodata constants after load. */
+  set(value: unknown): void {
+    if (this.spec.constant)
+      throw new Error(`variable ${this.spec.name} is constant (.rodata): set it before load`);
+    this.section.write(this.spec.offset, encodeVariable(this.btf, this.spec, value));
+  }
+}
+
+/** Live memory of a global-data section: mmap when the map allows it, else syscalls. */
+class SectionMemory {
+  private region?: MappedRegion;
+  constructor(
+    private readonly map: BpfMap,
+    writable: boolean,
+  ) {
+    if ((map.flags & BPF_F_MMAPABLE) !== 0) {
+      try {
+        const len = Math.ceil(map.valueSize / 4096) * 4096;
+        this.region = sys().mmap(
+          map.fd.raw,
+          len,
+          PROT_READ | (writable ? PROT_WRITE : 0),
+          MAP_SHARED,
+          0,
+        );
+      } catch {
+        this.region = undefined;
+      }
+    }
+  }
+  read(): Uint8Array {
+    if (this.region) return this.region.bytes.subarray(0, this.map.valueSize);
+    return this.map.lookupBytes(new Uint8Array(4)) ?? new Uint8Array(this.map.valueSize);
+  }
+  write(off: number, b: Uint8Array): void {
+    if (this.region) {
+      this.region.bytes.set(b, off);
+      return;
+    }
+    const cur = this.read().slice();
+    cur.set(b, off);
+    this.map.updateBytes(new Uint8Array(4), cur);
+  }
+  close(): void {
+    this.region?.unmap();
+  }
+}
+
+function checkCompatible(spec: MapSpec, pinned: BpfMap, where: string): void {
+  const info = mapInfoByFd(pinned.fd.raw);
+  const diffs: string[] = [];
+  if (info.type !== spec.type) diffs.push(`type ${info.type} != ${spec.type}`);
+  if (info.keySize !== spec.keySize) diffs.push(`key size ${info.keySize} != ${spec.keySize}`);
+  if (info.valueSize !== spec.valueSize)
+    diffs.push(`value size ${info.valueSize} != ${spec.valueSize}`);
+  if (info.maxEntries !== spec.maxEntries)
+    diffs.push(`max entries ${info.maxEntries} != ${spec.maxEntries}`);
+  if (diffs.length)
+    throw new MapIncompatibleError(
+      `${where}: pinned map differs from its declaration: ${diffs.join(', ')}`,
+    );
+}
+
+/** Live maps, programs and variables of one object. */
+export class Collection {
+  readonly maps = new Map<string, BpfMap>();
+  readonly programs = new Map<string, Program>();
+  readonly variables = new Map<string, Variable>();
+  private readonly sections: SectionMemory[] = [];
+  /** Maps pinned by name (created or re-used), with their pin paths. */
+  readonly pinnedByName = new Map<string, string>();
+  private btfFd?: number;
+  private readonly reused = new Set<string>();
+
+  private constructor(readonly spec: CollectionSpec) {}
+
+  /** Reads an object file and loads it. */
+  static loadFile(file: string, opts: CollectionOptions = {}): Collection {
+    return Collection.load(loadCollectionSpec(file), opts);
+  }
+
+  /** Creates every map and loads every (or the chosen) program of a spec. */
+  static load(spec: CollectionSpec, opts: CollectionOptions = {}): Collection {
+    const c = new Collection(spec);
+    try {
+      c.doLoad(opts);
+      return c;
+    } catch (err) {
+      c.close();
+      throw err;
+    }
+  }
+
+  private doLoad(opts: CollectionOptions): void {
+    const { spec } = this;
+    const progress = opts.onProgress ?? (() => {});
+    if (spec.btf) {
+      try {
+        this.btfFd = spec.btf.load();
+        progress('BTF loaded');
+      } catch {
+        // Older kernels reject some BTF kinds: like libbpf, go on without BTF.
+        this.btfFd = undefined;
+      }
+    }
+    for (const m of spec.maps.values()) {
+      this.maps.set(m.name, this.createMap(m, opts.pinPath));
+      progress(`map ${m.name} created`);
+    }
+    for (const m of spec.maps.values()) this.initMap(m);
+    const wanted = opts.programs ?? [...spec.programs.keys()];
+    for (const name of wanted) {
+      const p = spec.programs.get(name);
+      if (!p) throw new Error(`load ${spec.name}: no program named ${name}`);
+      this.programs.set(
+        name,
+        Program.load(p, { ...opts.program, maps: this.maps, btfFd: this.btfFd }),
+      );
+      progress(`program ${name} loaded`);
+    }
+    for (const m of spec.maps.values()) {
+      for (const c of m.contents) {
+        if (!('program' in c)) continue;
+        const prog = this.programs.get(c.program);
+        if (prog) this.maps.get(m.name)!.updateBytes(u32(c.key), u32(prog.fd.raw));
+      }
+    }
+    for (const [name, v] of spec.variables) {
+      const map = this.maps.get(v.map)!;
+      this.variables.set(name, new Variable(v, this.sectionFor(map, v), spec.btf));
+    }
+  }
+
+  private readonly sectionByMap = new Map<BpfMap, SectionMemory>();
+  private sectionFor(map: BpfMap, v: VariableSpec): SectionMemory {
+    let s = this.sectionByMap.get(map);
+    if (!s) {
+      s = new SectionMemory(map, !v.constant);
+      this.sectionByMap.set(map, s);
+      this.sections.push(s);
+    }
+    return s;
+  }
+
+  private createMap(m: MapSpec, pinPath: string | undefined): BpfMap {
+    const where = `map ${m.name}`;
+    if (m.pinning === 'by_name' && pinPath) {
+      const p = path.join(pinPath, m.name);
+      if (existsSync(p)) {
+        const pinned = BpfMap.openPinned(p);
+        try {
+          checkCompatible(m, pinned, where);
+        } catch (err) {
+          pinned.close();
+          throw err;
+        }
+        pinned.btf = m.btf;
+        pinned.keyType = m.keyType;
+        pinned.valueType = m.valueType;
+        this.reused.add(m.name);
+        this.pinnedByName.set(m.name, p);
+        return pinned;
+      }
+    }
+    let inner: BpfMap | undefined;
+    try {
+      if (m.innerMap) inner = BpfMap.create(m.innerMap, { btfFd: this.btfFd });
+      const created = this.tryCreate(m, inner?.fd.raw);
+      if (m.pinning === 'by_name' && pinPath) {
+        mkdirSync(pinPath, { recursive: true });
+        created.pin(path.join(pinPath, m.name));
+        this.pinnedByName.set(m.name, path.join(pinPath, m.name));
+      }
+      return created;
+    } finally {
+      inner?.close();
+    }
+  }
+
+  private tryCreate(m: MapSpec, innerMapFd: number | undefined): BpfMap {
+    try {
+      return BpfMap.create(m, { btfFd: this.btfFd, innerMapFd });
+    } catch (err) {
+      // Like libbpf: if the kernel refuses the BTF types, retry without them.
+      if (this.btfFd === undefined || (m.keyType === undefined && m.valueType === undefined))
+        throw err;
+      const created = BpfMap.create(m, { innerMapFd });
+      created.btf = m.btf;
+      created.keyType = m.keyType;
+      created.valueType = m.valueType;
+      return created;
+    }
+  }
+
+  private initMap(m: MapSpec): void {
+    const map = this.maps.get(m.name)!;
+    if (this.reused.has(m.name)) return;
+    if (m.data) {
+      const data = m.data.slice();
+      if (m.dataSection === '.kconfig' && m.btf)
+        fillKconfig(m.btf, kconfigLayout(m.btf).vars, data);
+      map.updateBytes(new Uint8Array(4), data);
+    }
+    for (const c of m.contents) {
+      if ('map' in c) {
+        const inner = this.maps.get(c.map);
+        if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
+        map.updateBytes(u32(c.key), u32(inner.fd.raw));
+      } else if ('value' in c) {
+        map.updateBytes(c.key, c.value);
+      }
+    }
+    if (m.freeze) map.freeze();
+  }
+
+  /** The program named `name`; throws listing the available ones. */
+  program(name: string): Program {
+    const p = this.programs.get(name);
+    if (!p) throw new Error(`no program ${name} (have: ${[...this.programs.keys()].join(', ')})`);
+    return p;
+  }
+
+  /** The map named `name`; throws listing the available ones. */
+  map(name: string): BpfMap {
+    const m = this.maps.get(name);
+    if (!m) throw new Error(`no map ${name} (have: ${[...this.maps.keys()].join(', ')})`);
+    return m;
+  }
+
+  /** Pins every program at DIR/<name> and every map at DIR/maps/<name>. */
+  pinAll(dir: string): string[] {
+    const pinned: string[] = [];
+    try {
+      mkdirSync(path.join(dir, 'maps'), { recursive: true });
+      for (const [name, p] of this.programs) {
+        const at = path.join(dir, name);
+        p.pin(at);
+        pinned.push(at);
+      }
+      for (const [name, m] of this.maps) {
+        const at = path.join(dir, 'maps', name);
+        if (this.pinnedByName.get(name) === at) continue;
+        m.pin(at);
+        pinned.push(at);
+      }
+    } catch (err) {
+      // Leave nothing half-pinned behind.
+      for (const p of pinned) removePin(p);
+      throw err;
+    }
+    return pinned;
+  }
+
+  /** Releases every fd (pinned objects stay in the kernel). */
+  close(): void {
+    for (const s of this.sections) s.close();
+    for (const p of this.programs.values()) p.close();
+    for (const m of this.maps.values()) m.close();
+    if (this.btfFd !== undefined) {
+      sys().close(this.btfFd);
+      this.btfFd = undefined;
+    }
+  }
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+/** Removes a bpffs pin, ignoring one that is already gone. */
+export function removePin(p: string): void {
+  rmSync(p, { force: true });
+}

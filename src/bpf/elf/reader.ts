@@ -1,0 +1,628 @@
+/**
+ * Turns an eBPF ELF object (what `clang -target bpf -g -O2` produces) into a CollectionSpec,
+ * following libbpf's conventions. Pure: no kernel calls. Every failure names the object and
+ * the thing being read.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  decodeRaw,
+  INSN_SIZE,
+  isLdImm64,
+  isPseudoCall,
+  OP_CALL,
+  PSEUDO_CALL,
+  PSEUDO_FUNC,
+  PSEUDO_KFUNC_CALL,
+  type RawInsn,
+} from '../asm/raw.js';
+import { Btf } from '../btf/btf.js';
+import { parseBtfExt, type BtfExt } from '../btf/ext.js';
+import { fixupForKernel } from '../btf/fixup.js';
+import { BtfKind } from '../btf/types.js';
+import type { CollectionSpec, MapSpec, ProgramSpec, Reference, VariableSpec } from '../spec.js';
+import { MapType } from '../types.js';
+import {
+  ElfError,
+  EM_BPF,
+  parseElf,
+  SHF_EXECINSTR,
+  SHF_ALLOC,
+  SHN_UNDEF,
+  SHT_NOBITS,
+  SHT_PROGBITS,
+  STB_LOCAL,
+  STT_FUNC,
+  STT_SECTION,
+  type ElfFile,
+  type ElfRelocation,
+  type ElfSection,
+} from './elf.js';
+import { sectionDef } from './sections.js';
+import { parseBtfMaps } from './btf-maps.js';
+import { kconfigLayout } from './kconfig.js';
+
+/** An object file that cannot be turned into a spec. */
+export class ObjectError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ObjectError';
+  }
+}
+
+const BPF_F_SLEEPABLE = 1 << 4;
+const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+const BPF_F_RDONLY_PROG = 1 << 7;
+const BPF_F_MMAPABLE = 1 << 10;
+
+/** A function inside an executable section. */
+interface Func {
+  name: string;
+  section: ElfSection;
+  start: number; // byte offset in section
+  end: number;
+  global: boolean;
+}
+
+/** Reads an object file from disk; see {@link parseCollectionSpec}. */
+export function loadCollectionSpec(file: string): CollectionSpec {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new ObjectError(`read object ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return parseCollectionSpec(bytes, objectName(file), file);
+}
+
+/** The short name of an object from its path: "dir/xdp_fw.bpf.o" → "xdp_fw". */
+export function objectName(file: string): string {
+  return path
+    .basename(file)
+    .replace(/\.o$/, '')
+    .replace(/\.bpf$/, '');
+}
+
+/** Parses object bytes into a spec. `where` names the object in errors. */
+export function parseCollectionSpec(
+  bytes: Uint8Array,
+  name = 'object',
+  where = name,
+): CollectionSpec {
+  try {
+    return new Reader(bytes, name).read();
+  } catch (err) {
+    if (err instanceof ObjectError)
+      throw new ObjectError(`${where}: ${err.message}`, { cause: err.cause ?? err });
+    if (err instanceof Error) throw new ObjectError(`${where}: ${err.message}`, { cause: err });
+    throw new ObjectError(`${where}: ${String(err)}`);
+  }
+}
+
+class Reader {
+  private readonly elf: ElfFile;
+  private btf?: Btf;
+  private ext?: BtfExt;
+  private readonly maps = new Map<string, MapSpec>();
+  private readonly variables = new Map<string, VariableSpec>();
+  /** Map name for each data-like section index (.data, .rodata*, .bss, .kconfig). */
+  private readonly dataMaps = new Map<number, string>();
+  private kconfigMap?: string;
+  /** Byte offset of the `values` member inside each BTF map definition that has one. */
+  private readonly valuesOffsets = new Map<string, number>();
+  private kconfigOffsets = new Map<string, number>();
+  private license = '';
+  private kernelVersion = 0;
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly name: string,
+  ) {
+    this.elf = parseElf(bytes);
+    if (this.elf.machine !== EM_BPF) {
+      throw new ElfError(
+        `machine ${this.elf.machine} is not eBPF (${EM_BPF}): compile with clang -target bpf`,
+      );
+    }
+  }
+
+  read(): CollectionSpec {
+    const { elf } = this;
+    const lic = elf.sectionByName('license');
+    if (lic) this.license = new TextDecoder().decode(lic.data).replace(/\0.*$/s, '');
+    const ver = elf.sectionByName('version');
+    if (ver && ver.data.byteLength >= 4)
+      this.kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset).getUint32(0, true);
+
+    const btfSec = elf.sectionByName('.BTF');
+    if (btfSec) {
+      try {
+        this.btf = Btf.parse(btfSec.data);
+      } catch (err) {
+        throw new ObjectError(`section .BTF: ${(err as Error).message}`, { cause: err });
+      }
+      const extSec = elf.sectionByName('.BTF.ext');
+      if (extSec) {
+        try {
+          this.ext = parseBtfExt(extSec.data, this.btf);
+        } catch (err) {
+          throw new ObjectError(`section .BTF.ext: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      const secs = elf.sections.map((s) => ({ name: s.name, size: s.size }));
+      const syms = elf.symbols
+        .filter(
+          (s) =>
+            s.sectionIndex !== SHN_UNDEF &&
+            s.sectionIndex < elf.sections.length &&
+            s.type !== STT_SECTION,
+        )
+        .map((s) => ({
+          name: s.name,
+          section: elf.sections[s.sectionIndex]!.name,
+          offset: s.value,
+        }));
+      fixupForKernel(this.btf, secs, syms);
+    }
+
+    this.readLegacyMaps();
+    this.readBtfMaps();
+    this.readDataSections();
+    this.readKconfig();
+    const programs = this.readPrograms();
+    this.readMapContents(programs);
+    return {
+      name: this.name,
+      maps: this.maps,
+      programs,
+      variables: this.variables,
+      btf: this.btf,
+      license: this.license,
+      kernelVersion: this.kernelVersion,
+    };
+  }
+
+  private addMap(spec: MapSpec, where: string): void {
+    if (this.maps.has(spec.name))
+      throw new ObjectError(`${where}: map ${spec.name} declared twice`);
+    this.maps.set(spec.name, spec);
+  }
+
+  /** The old `SEC("maps") struct bpf_map_def` layout, plus iproute2's extra fields. */
+  private readLegacyMaps(): void {
+    for (const sec of this.elf.sections) {
+      if (sec.name !== 'maps' && !sec.name.startsWith('maps/')) continue;
+      const syms = this.elf.symbols.filter(
+        (s) => s.sectionIndex === sec.index && s.type !== STT_SECTION && s.name,
+      );
+      if (syms.length === 0 && sec.size > 0)
+        throw new ObjectError(`section ${sec.name}: map definitions without symbols`);
+      for (const sym of syms) {
+        const size = sym.size || Math.floor(sec.size / syms.length);
+        if (size < 20 || sym.value + size > sec.data.byteLength) {
+          throw new ObjectError(
+            `legacy map ${sym.name}: definition of ${size} bytes at ${sym.value} is malformed`,
+          );
+        }
+        const dv = new DataView(sec.data.buffer, sec.data.byteOffset + sym.value, size);
+        this.addMap(
+          {
+            name: sym.name,
+            type: dv.getUint32(0, true),
+            keySize: dv.getUint32(4, true),
+            valueSize: dv.getUint32(8, true),
+            maxEntries: dv.getUint32(12, true),
+            flags: dv.getUint32(16, true),
+            mapExtra: 0n,
+            pinning: size >= 28 && dv.getUint32(24, true) === 2 ? 'by_name' : 'none',
+            contents: [],
+            freeze: false,
+          },
+          `section ${sec.name}`,
+        );
+      }
+    }
+  }
+
+  private readBtfMaps(): void {
+    const sec = this.elf.sectionByName('.maps');
+    if (!sec) return;
+    if (!this.btf) throw new ObjectError('section .maps needs BTF: compile with -g');
+    const offsets = new Map<string, number>();
+    for (const s of this.elf.symbols)
+      if (s.sectionIndex === sec.index && s.type !== STT_SECTION) offsets.set(s.name, s.value);
+    for (const { spec, valuesOffset } of parseBtfMaps(this.btf, offsets)) {
+      this.addMap(spec, 'section .maps');
+      if (valuesOffset !== undefined) this.valuesOffsets.set(spec.name, valuesOffset);
+    }
+  }
+
+  private readDataSections(): void {
+    for (const sec of this.elf.sections) {
+      const isData =
+        sec.type === SHT_PROGBITS &&
+        (sec.name === '.data' ||
+          sec.name.startsWith('.data.') ||
+          sec.name === '.rodata' ||
+          sec.name.startsWith('.rodata.'));
+      const isBss =
+        sec.type === SHT_NOBITS && (sec.name === '.bss' || sec.name.startsWith('.bss.'));
+      if (!(isData || isBss) || (sec.flags & BigInt(SHF_ALLOC)) === 0n || sec.size === 0) continue;
+      const readonly = sec.name.startsWith('.rodata');
+      const mapName = internalMapName(this.name, sec.name);
+      const datasec = this.btf?.findByName(sec.name, BtfKind.Datasec)[0];
+      this.addMap(
+        {
+          name: mapName,
+          type: MapType.Array,
+          keySize: 4,
+          valueSize: sec.size,
+          maxEntries: 1,
+          flags: BPF_F_MMAPABLE | (readonly ? BPF_F_RDONLY_PROG : 0),
+          mapExtra: 0n,
+          pinning: 'none',
+          btf: datasec !== undefined ? this.btf : undefined,
+          valueType: datasec,
+          contents: [],
+          data: isBss ? new Uint8Array(sec.size) : sec.data.slice(),
+          dataSection: sec.name,
+          freeze: readonly,
+        },
+        `section ${sec.name}`,
+      );
+      this.dataMaps.set(sec.index, mapName);
+      // Variables: prefer BTF (types and statics), fall back to ELF symbols.
+      const vars = new Map<string, VariableSpec>();
+      for (const sym of this.elf.symbols) {
+        if (
+          sym.sectionIndex !== sec.index ||
+          sym.type === STT_SECTION ||
+          !sym.name ||
+          sym.name.startsWith('.')
+        )
+          continue;
+        vars.set(sym.name, {
+          name: sym.name,
+          map: mapName,
+          offset: sym.value,
+          size: sym.size,
+          constant: readonly,
+        });
+      }
+      if (datasec !== undefined && this.btf) {
+        const ds = this.btf.type(datasec);
+        if (ds.kind === BtfKind.Datasec) {
+          for (const v of ds.vars) {
+            const vt = this.btf.type(v.type);
+            if (vt.kind !== BtfKind.Var) continue;
+            const prev = vars.get(vt.name);
+            vars.set(vt.name, {
+              name: vt.name,
+              map: mapName,
+              offset: prev?.offset ?? v.offset,
+              size: v.size || prev?.size || this.btf.sizeof(vt.type),
+              type: vt.type,
+              constant: readonly,
+            });
+          }
+        }
+      }
+      for (const v of vars.values()) {
+        if (v.offset + v.size > sec.size)
+          throw new ObjectError(`variable ${v.name} lies outside section ${sec.name}`);
+        if (!this.variables.has(v.name)) this.variables.set(v.name, v);
+      }
+    }
+  }
+
+  /** `extern ... __kconfig` variables: a read-only map filled at load time. */
+  private readKconfig(): void {
+    const externs = this.elf.symbols.filter(
+      (s) => s.sectionIndex === SHN_UNDEF && s.bind !== STB_LOCAL && s.name && s.type !== STT_FUNC,
+    );
+    if (externs.length === 0 || !this.btf) return;
+    const layout = kconfigLayout(this.btf);
+    if (layout.vars.length === 0) return;
+    const mapName = internalMapName(this.name, '.kconfig');
+    this.kconfigMap = mapName;
+    this.addMap(
+      {
+        name: mapName,
+        type: MapType.Array,
+        keySize: 4,
+        valueSize: layout.size,
+        maxEntries: 1,
+        flags: BPF_F_MMAPABLE | BPF_F_RDONLY_PROG,
+        mapExtra: 0n,
+        pinning: 'none',
+        btf: this.btf,
+        valueType: layout.datasec,
+        contents: [],
+        data: new Uint8Array(layout.size),
+        dataSection: '.kconfig',
+        freeze: true,
+      },
+      'section .kconfig',
+    );
+    for (const v of layout.vars) {
+      this.kconfigOffsets.set(v.name, v.offset);
+      this.variables.set(v.name, {
+        name: v.name,
+        map: mapName,
+        offset: v.offset,
+        size: v.size,
+        type: v.type,
+        constant: true,
+      });
+    }
+  }
+
+  private functions(): Func[] {
+    const out: Func[] = [];
+    for (const sec of this.elf.sections) {
+      if (sec.type !== SHT_PROGBITS || (sec.flags & BigInt(SHF_EXECINSTR)) === 0n || sec.size === 0)
+        continue;
+      if (sec.size % INSN_SIZE !== 0)
+        throw new ObjectError(`section ${sec.name}: size ${sec.size} is not a multiple of 8`);
+      const syms = this.elf.symbols
+        .filter((s) => s.sectionIndex === sec.index && s.type === STT_FUNC)
+        .sort((a, b) => a.value - b.value);
+      if (syms.length === 0) {
+        out.push({
+          name: sec.name.replace(/[^A-Za-z0-9_]/g, '_'),
+          section: sec,
+          start: 0,
+          end: sec.size,
+          global: true,
+        });
+        continue;
+      }
+      syms.forEach((s, i) => {
+        const end = s.size > 0 ? s.value + s.size : (syms[i + 1]?.value ?? sec.size);
+        if (s.value % INSN_SIZE !== 0 || end > sec.size || end <= s.value) {
+          throw new ObjectError(`function ${s.name} in ${sec.name}: bad bounds ${s.value}..${end}`);
+        }
+        out.push({ name: s.name, section: sec, start: s.value, end, global: s.bind !== STB_LOCAL });
+      });
+    }
+    return out;
+  }
+
+  private readPrograms(): Map<string, ProgramSpec> {
+    const funcs = this.functions();
+    const insnsBySection = new Map<number, RawInsn[]>();
+    const relocsBySection = new Map<number, Map<number, ElfRelocation>>();
+    for (const f of funcs) {
+      if (!insnsBySection.has(f.section.index)) {
+        insnsBySection.set(f.section.index, decodeRaw(f.section.data));
+        const m = new Map<number, ElfRelocation>();
+        for (const r of this.elf.relocations.get(f.section.index) ?? []) m.set(r.offset, r);
+        relocsBySection.set(f.section.index, m);
+      }
+    }
+    const programs = new Map<string, ProgramSpec>();
+    for (const f of funcs) {
+      if (f.section.name === '.text') continue;
+      const def = sectionDef(f.section.name);
+      if (!def) {
+        throw new ObjectError(
+          `program ${f.name}: unknown section name "${f.section.name}" (see libbpf's SEC() names)`,
+        );
+      }
+      if (programs.has(f.name)) throw new ObjectError(`program ${f.name} defined twice`);
+      try {
+        const linked = this.link(f, funcs, insnsBySection, relocsBySection);
+        programs.set(f.name, {
+          name: f.name,
+          sectionName: f.section.name,
+          type: def.programType,
+          attachType: def.attachType,
+          attachTo: def.target,
+          flags: (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0),
+          license: this.license,
+          kernelVersion: this.kernelVersion,
+          btf: this.btf,
+          ...linked,
+        });
+      } catch (err) {
+        throw new ObjectError(`program ${f.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return programs;
+  }
+
+  /** Copies a program and every function it calls into one instruction stream (libbpf's reloc_code). */
+  private link(
+    entry: Func,
+    funcs: Func[],
+    insnsBySection: Map<number, RawInsn[]>,
+    relocsBySection: Map<number, Map<number, ElfRelocation>>,
+  ): Pick<ProgramSpec, 'insns' | 'references' | 'funcInfo' | 'lineInfo' | 'coreRelos' | 'symbols'> {
+    const insns: RawInsn[] = [];
+    const references: Reference[] = [];
+    const funcInfo: ProgramSpec['funcInfo'] = [];
+    const lineInfo: ProgramSpec['lineInfo'] = [];
+    const coreRelos: ProgramSpec['coreRelos'] = [];
+    const symbols = new Map<number, string>();
+    const placed = new Map<Func, number>();
+    const queue: Func[] = [];
+    const calls: { slot: number; target: Func; targetSlot: number }[] = [];
+
+    const funcAt = (sec: ElfSection, byteOff: number): Func => {
+      const f = funcs.find((g) => g.section === sec && byteOff >= g.start && byteOff < g.end);
+      if (!f)
+        throw new ObjectError(`call target ${sec.name}+${byteOff} is not inside any function`);
+      return f;
+    };
+    const place = (f: Func): number => {
+      const have = placed.get(f);
+      if (have !== undefined) return have;
+      const base = insns.length;
+      placed.set(f, base);
+      queue.push(f);
+      const all = insnsBySection.get(f.section.index)!;
+      for (let i = f.start / INSN_SIZE; i < f.end / INSN_SIZE; i++) insns.push({ ...all[i]! });
+      symbols.set(base, f.name);
+      const secName = f.section.name;
+      const inRange = (off: number): boolean => off >= f.start && off < f.end;
+      const toSlot = (off: number): number => base + (off - f.start) / INSN_SIZE;
+      for (const fi of this.ext?.funcInfo.get(secName) ?? [])
+        if (inRange(fi.insnOff)) funcInfo.push({ slot: toSlot(fi.insnOff), typeId: fi.typeId });
+      for (const li of this.ext?.lineInfo.get(secName) ?? [])
+        if (inRange(li.insnOff)) lineInfo.push({ ...li, slot: toSlot(li.insnOff) });
+      for (const cr of this.ext?.coreRelos.get(secName) ?? [])
+        if (inRange(cr.insnOff)) coreRelos.push({ slot: toSlot(cr.insnOff), relo: cr });
+      return base;
+    };
+
+    place(entry);
+    while (queue.length > 0) {
+      const f = queue.shift()!;
+      const base = placed.get(f)!;
+      const relocs = relocsBySection.get(f.section.index)!;
+      const n = (f.end - f.start) / INSN_SIZE;
+      for (let i = 0; i < n; i++) {
+        const slot = base + i;
+        const ins = insns[slot]!;
+        const byteOff = f.start + i * INSN_SIZE;
+        const rel = relocs.get(byteOff);
+        if (rel) {
+          this.applyRelocation(rel, ins, insns, slot, references, (sec, off) => {
+            const target = funcAt(sec, off);
+            place(target);
+            calls.push({ slot, target, targetSlot: (off - target.start) / INSN_SIZE });
+          });
+        } else if (isPseudoCall(ins)) {
+          // A call inside the same section needs no relocation: the offset is already relative.
+          const targetOff = byteOff + (ins.imm + 1) * INSN_SIZE;
+          const target = funcAt(f.section, targetOff);
+          place(target);
+          calls.push({ slot, target, targetSlot: (targetOff - target.start) / INSN_SIZE });
+        }
+        if (isLdImm64(ins)) i++;
+      }
+    }
+    for (const c of calls) {
+      insns[c.slot]!.imm = placed.get(c.target)! + c.targetSlot - (c.slot + 1);
+    }
+    funcInfo.sort((a, b) => a.slot - b.slot);
+    lineInfo.sort((a, b) => a.slot - b.slot);
+    return { insns, references, funcInfo, lineInfo, coreRelos, symbols };
+  }
+
+  private applyRelocation(
+    rel: ElfRelocation,
+    ins: RawInsn,
+    insns: RawInsn[],
+    slot: number,
+    references: Reference[],
+    onCall: (sec: ElfSection, byteOff: number) => void,
+  ): void {
+    const sym = rel.symbol;
+    const where = `relocation at insn ${slot} against ${sym.name || `section symbol ${sym.sectionIndex}`}`;
+    if (sym.sectionIndex === SHN_UNDEF) {
+      // An extern: kconfig variable, ksym or kfunc.
+      if (ins.code === OP_CALL) {
+        ins.src = PSEUDO_KFUNC_CALL;
+        references.push({ slot, kind: 'kfunc', name: sym.name });
+        return;
+      }
+      if (!isLdImm64(ins))
+        throw new ObjectError(`${where}: extern used by a non-ld_imm64 instruction`);
+      const off = this.kconfigOffsets.get(sym.name);
+      if (off !== undefined && this.kconfigMap) {
+        references.push({ slot, kind: 'map_value', map: this.kconfigMap, offset: off + ins.imm });
+        return;
+      }
+      references.push({ slot, kind: 'ksym', name: sym.name });
+      return;
+    }
+    const sec = this.elf.sections[sym.sectionIndex];
+    if (!sec) throw new ObjectError(`${where}: symbol in missing section ${sym.sectionIndex}`);
+    if ((sec.flags & BigInt(SHF_EXECINSTR)) !== 0n) {
+      if (ins.code === OP_CALL && ins.src === PSEUDO_CALL) {
+        onCall(sec, sym.value + (ins.imm + 1) * INSN_SIZE);
+        return;
+      }
+      if (isLdImm64(ins)) {
+        // A function pointer (callbacks for bpf_loop, bpf_for_each_map_elem, ...).
+        ins.src = PSEUDO_FUNC;
+        onCall(sec, sym.value + ins.imm);
+        return;
+      }
+      throw new ObjectError(
+        `${where}: unexpected instruction 0x${ins.code.toString(16)} referring to code`,
+      );
+    }
+    if (!isLdImm64(ins))
+      throw new ObjectError(
+        `${where}: only ld_imm64 may refer to maps or data (opcode 0x${ins.code.toString(16)})`,
+      );
+    if (slot + 1 >= insns.length) throw new ObjectError(`${where}: truncated ld_imm64`);
+    if (sec.name === '.maps' || sec.name === 'maps' || sec.name.startsWith('maps/')) {
+      const map = sym.type === STT_SECTION ? undefined : this.maps.get(sym.name);
+      if (!map) throw new ObjectError(`${where}: no map named ${sym.name}`);
+      references.push({ slot, kind: 'map', map: map.name });
+      return;
+    }
+    const dataMap = this.dataMaps.get(sec.index);
+    if (dataMap) {
+      const offset = (sym.type === STT_SECTION ? 0 : sym.value) + ins.imm;
+      references.push({ slot, kind: 'map_value', map: dataMap, offset });
+      return;
+    }
+    throw new ObjectError(
+      `${where}: refers to section ${sec.name}, which is neither a map nor global data`,
+    );
+  }
+
+  /** Static initialisers of prog arrays and maps of maps: relocations inside `.maps`. */
+  private readMapContents(programs: Map<string, ProgramSpec>): void {
+    const sec = this.elf.sectionByName('.maps');
+    if (!sec) return;
+    const rels = this.elf.relocations.get(sec.index) ?? [];
+    if (rels.length === 0) return;
+    const starts = this.elf.symbols
+      .filter(
+        (s) => s.sectionIndex === sec.index && s.type !== STT_SECTION && this.maps.has(s.name),
+      )
+      .map((s) => ({
+        map: this.maps.get(s.name)!,
+        start: s.value,
+        valuesOff: this.valuesOffsets.get(s.name),
+      }));
+    for (const r of rels) {
+      const owner = starts.filter((s) => s.start <= r.offset).sort((a, b) => b.start - a.start)[0];
+      if (!owner || owner.valuesOff === undefined)
+        throw new ObjectError(`.maps: relocation at ${r.offset} is not inside a map's values`);
+      const key = (r.offset - owner.start - owner.valuesOff) / 8;
+      if (!Number.isInteger(key) || key < 0 || key >= owner.map.maxEntries) {
+        throw new ObjectError(
+          `map ${owner.map.name}: static value at index ${key} is out of range (max_entries ${owner.map.maxEntries})`,
+        );
+      }
+      const target = r.symbol.name;
+      if (owner.map.type === MapType.ProgArray) {
+        if (!programs.has(target))
+          throw new ObjectError(
+            `map ${owner.map.name}: slot ${key} refers to unknown program ${target}`,
+          );
+        owner.map.contents.push({ key, program: target });
+      } else {
+        if (!this.maps.has(target))
+          throw new ObjectError(
+            `map ${owner.map.name}: slot ${key} refers to unknown map ${target}`,
+          );
+        owner.map.contents.push({ key, map: target });
+      }
+    }
+  }
+}
+
+/** libbpf's name for a global-data map: a prefix of the object name plus the section name. */
+export function internalMapName(objName: string, section: string): string {
+  const sfx = section.replace(/[^A-Za-z0-9_.]/g, '_');
+  const pfxLen = Math.max(0, Math.min(8, 15 - sfx.length));
+  const pfx = objName.replace(/[^A-Za-z0-9_]/g, '_').slice(0, pfxLen);
+  return (pfx + sfx).slice(0, 15);
+}

@@ -1,0 +1,495 @@
+/**
+ * Live maps. A {@link BpfMap} wraps a map fd and reads and writes entries either as raw bytes
+ * or, when the map carries BTF, as plain JavaScript values decoded through its key and value
+ * types.
+ */
+import { BpfCmd, isErrno, possibleCpus, sys } from '../sys/index.js';
+import { Attr, StructReader } from './attr.js';
+import type { Btf } from './btf/btf.js';
+import { decodeValue, encodeValue } from './btf/codec.js';
+import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
+import type { MapSpec } from './spec.js';
+import { isPerCPU, MapType, mapTypeName } from './types.js';
+
+/** Update flags (BPF_ANY, BPF_NOEXIST, BPF_EXIST). */
+export enum UpdateFlags {
+  Any = 0,
+  NoExist = 1,
+  Exist = 2,
+  Lock = 4,
+}
+
+/** What the kernel reports about a map. */
+export interface MapInfo {
+  id: number;
+  type: MapType;
+  typeName: string;
+  name: string;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  btfId: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+}
+
+/** Options for creating a map. */
+export interface MapCreateOptions {
+  /** fd of loaded BTF holding the spec's key/value types. */
+  btfFd?: number;
+  /** fd of an inner map, for map-in-map types. */
+  innerMapFd?: number;
+}
+
+const BPF_OBJ_NAME_LEN = 16;
+
+/** Reads map info from an fd. */
+export function mapInfoByFd(fd: number): MapInfo {
+  const r = new StructReader(objInfo(fd, 88));
+  const type = r.u32(0) as MapType;
+  return {
+    type,
+    typeName: mapTypeName(type),
+    id: r.u32(4),
+    keySize: r.u32(8),
+    valueSize: r.u32(12),
+    maxEntries: r.u32(16),
+    flags: r.u32(20),
+    name: r.str(24, BPF_OBJ_NAME_LEN),
+    btfId: r.u32(64),
+    btfKeyTypeId: r.u32(68),
+    btfValueTypeId: r.u32(72),
+  };
+}
+
+/** A kernel-side name: at most 15 characters from [A-Za-z0-9_.]. */
+export function kernelObjectName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, BPF_OBJ_NAME_LEN - 1);
+}
+
+/** A map in the kernel. */
+export class BpfMap {
+  readonly fd: FD;
+  /** BTF for decoding keys and values, when known. */
+  btf?: Btf;
+  keyType?: number;
+  valueType?: number;
+
+  private constructor(
+    fd: number,
+    readonly name: string,
+    readonly type: MapType,
+    readonly keySize: number,
+    readonly valueSize: number,
+    readonly maxEntries: number,
+    readonly flags: number,
+  ) {
+    this.fd = new FD(fd, `map ${name}`);
+  }
+
+  /** Creates a map from a spec (BPF_MAP_CREATE). */
+  static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
+    const a = new Attr()
+      .u32(0, spec.type)
+      .u32(4, spec.keySize)
+      .u32(8, spec.valueSize)
+      .u32(12, spec.maxEntries)
+      .u32(16, spec.flags)
+      .u32(20, opts.innerMapFd ?? 0)
+      .u32(24, spec.numaNode ?? 0)
+      .str(28, kernelObjectName(spec.name), BPF_OBJ_NAME_LEN)
+      .u64(64, spec.mapExtra);
+    if (spec.numaNode !== undefined) a.u32(16, spec.flags | 4 /* BPF_F_NUMA_NODE */);
+    if (opts.btfFd !== undefined && (spec.keyType !== undefined || spec.valueType !== undefined)) {
+      a.u32(48, opts.btfFd)
+        .u32(52, spec.keyType ?? 0)
+        .u32(56, spec.valueType ?? 0);
+    }
+    let fd: number;
+    try {
+      fd = sys().bpf(BpfCmd.MAP_CREATE, a.bytes);
+    } catch (err) {
+      throw new Error(
+        `create map ${spec.name} (${mapTypeName(spec.type)}): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const m = new BpfMap(
+      fd,
+      spec.name,
+      spec.type,
+      spec.keySize,
+      spec.valueSize,
+      spec.maxEntries,
+      spec.flags,
+    );
+    if (spec.btf) {
+      m.btf = spec.btf;
+      m.keyType = spec.keyType;
+      m.valueType = spec.valueType;
+    }
+    return m;
+  }
+
+  /** Wraps an fd the caller owns (ownership passes to the map). */
+  static fromFd(fd: number): BpfMap {
+    const info = mapInfoByFd(fd);
+    return new BpfMap(
+      fd,
+      info.name,
+      info.type,
+      info.keySize,
+      info.valueSize,
+      info.maxEntries,
+      info.flags,
+    );
+  }
+
+  /** Opens a map by kernel id. */
+  static fromId(id: number): BpfMap {
+    try {
+      return BpfMap.fromFd(fdById(BpfCmd.MAP_GET_FD_BY_ID, id));
+    } catch (err) {
+      throw new Error(`open map id ${id}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Opens a map pinned in bpffs. */
+  static openPinned(path: string): BpfMap {
+    let fd: number;
+    try {
+      fd = openPinnedFd(path);
+    } catch (err) {
+      throw new Error(`open pinned map ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return BpfMap.fromFd(fd);
+    } catch (err) {
+      sys().close(fd);
+      throw new Error(`open pinned map ${path}: not a map: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Ids of every map in the kernel. */
+  static ids(): number[] {
+    return [...nextIds(BpfCmd.MAP_GET_NEXT_ID)];
+  }
+
+  /** The kernel's view of this map. */
+  info(): MapInfo {
+    return mapInfoByFd(this.fd.raw);
+  }
+
+  /** True when values are stored per CPU. */
+  get perCPU(): boolean {
+    return isPerCPU(this.type);
+  }
+
+  /** Size of the value buffer the kernel reads and writes: per-CPU values are padded to 8 and repeated. */
+  get valueBufferSize(): number {
+    return this.perCPU ? Math.ceil(this.valueSize / 8) * 8 * possibleCpus() : this.valueSize;
+  }
+
+  /** Encodes a key given as bytes, a number, or a value of the key's BTF type. */
+  encodeKey(key: unknown): Uint8Array {
+    return this.encode(key, this.keySize, this.keyType, 'key');
+  }
+
+  /** Encodes a value (for per-CPU maps: one value for all CPUs, or an array with one per CPU). */
+  encodeValue(value: unknown): Uint8Array {
+    if (!this.perCPU) return this.encode(value, this.valueSize, this.valueType, 'value');
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const n = possibleCpus();
+    const out = new Uint8Array(stride * n);
+    const list =
+      Array.isArray(value) && !(this.valueType !== undefined && this.isArrayType(this.valueType))
+        ? value
+        : undefined;
+    if (list && list.length !== n)
+      throw new Error(`map ${this.name}: per-CPU value needs ${n} elements, got ${list.length}`);
+    for (let i = 0; i < n; i++)
+      out.set(
+        this.encode(list ? list[i] : value, this.valueSize, this.valueType, `value[${i}]`),
+        i * stride,
+      );
+    return out;
+  }
+
+  /** Decodes a key's bytes (through BTF when known). */
+  decodeKey(bytes: Uint8Array): unknown {
+    return this.decode(bytes, this.keyType);
+  }
+
+  /** Decodes a value's bytes; per-CPU maps give an array with one value per possible CPU. */
+  decodeValue(bytes: Uint8Array): unknown {
+    if (!this.perCPU) return this.decode(bytes, this.valueType);
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const out: unknown[] = [];
+    for (let i = 0; i * stride < bytes.byteLength; i++)
+      out.push(
+        this.decode(bytes.subarray(i * stride, i * stride + this.valueSize), this.valueType),
+      );
+    return out;
+  }
+
+  private isArrayType(id: number): boolean {
+    if (!this.btf) return false;
+    return this.btf.type(this.btf.resolve(id)).kind === 3;
+  }
+
+  private encode(v: unknown, size: number, type: number | undefined, what: string): Uint8Array {
+    if (v instanceof Uint8Array) {
+      if (v.byteLength !== size)
+        throw new Error(`map ${this.name}: ${what} must be ${size} bytes, got ${v.byteLength}`);
+      return v;
+    }
+    if (this.btf && type !== undefined && type !== 0) {
+      try {
+        const b = encodeValue(this.btf, type, v);
+        if (b.byteLength !== size)
+          throw new Error(`encoded to ${b.byteLength} bytes, map wants ${size}`);
+        return b;
+      } catch (err) {
+        throw new Error(`map ${this.name}: ${what}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    if (
+      (typeof v === 'number' || typeof v === 'bigint') &&
+      (size === 1 || size === 2 || size === 4 || size === 8)
+    ) {
+      const out = new Uint8Array(size);
+      const dv = new DataView(out.buffer);
+      const n = BigInt(v);
+      if (size === 8) dv.setBigUint64(0, BigInt.asUintN(64, n), true);
+      else if (size === 4) dv.setUint32(0, Number(BigInt.asUintN(32, n)), true);
+      else if (size === 2) dv.setUint16(0, Number(BigInt.asUintN(16, n)), true);
+      else dv.setUint8(0, Number(BigInt.asUintN(8, n)));
+      return out;
+    }
+    throw new Error(
+      `map ${this.name}: cannot encode ${what} ${JSON.stringify(String(v))} without BTF: pass ${size} bytes`,
+    );
+  }
+
+  private decode(bytes: Uint8Array, type: number | undefined): unknown {
+    if (this.btf && type !== undefined && type !== 0) return decodeValue(this.btf, type, bytes);
+    return bytes;
+  }
+
+  private elemAttr(key: Uint8Array | undefined, value: Uint8Array | undefined, flags = 0): Attr {
+    return new Attr().u32(0, this.fd.raw).ptr(8, key).ptr(16, value).u64(24, flags);
+  }
+
+  /** Raw lookup: the value bytes, or undefined when the key is absent. */
+  lookupBytes(key: Uint8Array): Uint8Array | undefined {
+    const value = new Uint8Array(this.valueBufferSize);
+    try {
+      sys().bpf(BpfCmd.MAP_LOOKUP_ELEM, this.elemAttr(key, value).bytes);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw new Error(`map ${this.name}: lookup: ${(err as Error).message}`, { cause: err });
+    }
+    return value;
+  }
+
+  /** Looks a key up and decodes the value; undefined when absent. */
+  get(key: unknown): unknown {
+    const v = this.lookupBytes(this.encodeKey(key));
+    return v === undefined ? undefined : this.decodeValue(v);
+  }
+
+  /** Raw update. */
+  updateBytes(key: Uint8Array, value: Uint8Array, flags: UpdateFlags = UpdateFlags.Any): void {
+    try {
+      sys().bpf(BpfCmd.MAP_UPDATE_ELEM, this.elemAttr(key, value, flags).bytes);
+    } catch (err) {
+      throw new Error(`map ${this.name}: update: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Writes an entry; key and value are encoded through BTF when given as JS values. */
+  set(key: unknown, value: unknown, flags: UpdateFlags = UpdateFlags.Any): void {
+    this.updateBytes(this.encodeKey(key), this.encodeValue(value), flags);
+  }
+
+  /** Deletes an entry; returns false when it was absent. */
+  delete(key: unknown): boolean {
+    try {
+      sys().bpf(BpfCmd.MAP_DELETE_ELEM, this.elemAttr(this.encodeKey(key), undefined).bytes);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return false;
+      throw new Error(`map ${this.name}: delete: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The key after `key` (or the first key when undefined); undefined at the end. */
+  nextKeyBytes(key: Uint8Array | undefined): Uint8Array | undefined {
+    const next = new Uint8Array(this.keySize);
+    try {
+      sys().bpf(BpfCmd.MAP_GET_NEXT_KEY, this.elemAttr(key, next).bytes);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw new Error(`map ${this.name}: next key: ${(err as Error).message}`, { cause: err });
+    }
+    return next;
+  }
+
+  /** Iterates raw keys. */
+  *keysBytes(): Generator<Uint8Array> {
+    let k: Uint8Array | undefined;
+    const seen =
+      this.type === MapType.Array || this.type === MapType.PerCPUArray ? this.maxEntries : Infinity;
+    for (let i = 0; i < seen; i++) {
+      k = this.nextKeyBytes(k);
+      if (!k) return;
+      yield k;
+    }
+  }
+
+  /** Iterates raw entries (entries deleted while iterating are skipped). */
+  *entriesBytes(): Generator<[Uint8Array, Uint8Array]> {
+    for (const k of this.keysBytes()) {
+      const v = this.lookupBytes(k);
+      if (v) yield [k, v];
+    }
+  }
+
+  /** Iterates decoded entries. */
+  *entries(): Generator<[unknown, unknown]> {
+    for (const [k, v] of this.entriesBytes()) yield [this.decodeKey(k), this.decodeValue(v)];
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH over the whole map: returns raw keys and values. `chunk` entries are
+   * fetched per call.
+   */
+  lookupBatchBytes(chunk = 1024): { keys: Uint8Array[]; values: Uint8Array[] } {
+    const vsz = this.valueBufferSize;
+    const keys = new Uint8Array(chunk * this.keySize);
+    const values = new Uint8Array(chunk * vsz);
+    const cursorSize = Math.max(8, this.keySize);
+    const inB = new Uint8Array(cursorSize);
+    const outB = new Uint8Array(cursorSize);
+    const outK: Uint8Array[] = [];
+    const outV: Uint8Array[] = [];
+    let first = true;
+    for (;;) {
+      const a = new Attr()
+        .ptr(0, first ? undefined : inB)
+        .ptr(8, outB)
+        .ptr(16, keys)
+        .ptr(24, values)
+        .u32(32, chunk)
+        .u32(36, this.fd.raw);
+      let done = false;
+      try {
+        sys().bpf(BpfCmd.MAP_LOOKUP_BATCH, a.bytes);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT'))
+          throw new Error(`map ${this.name}: lookup batch: ${(err as Error).message}`, {
+            cause: err,
+          });
+        done = true;
+      }
+      const n = a.getU32(32);
+      for (let i = 0; i < n; i++) {
+        outK.push(keys.slice(i * this.keySize, (i + 1) * this.keySize));
+        outV.push(values.slice(i * vsz, (i + 1) * vsz));
+      }
+      if (done) break;
+      inB.set(outB);
+      first = false;
+    }
+    return { keys: outK, values: outV };
+  }
+
+  /** BPF_MAP_UPDATE_BATCH with packed raw keys and values; returns the count written. */
+  updateBatchBytes(
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    flags: UpdateFlags = UpdateFlags.Any,
+  ): number {
+    const a = new Attr()
+      .ptr(16, keys)
+      .ptr(24, values)
+      .u32(32, count)
+      .u32(36, this.fd.raw)
+      .u64(40, flags);
+    try {
+      sys().bpf(BpfCmd.MAP_UPDATE_BATCH, a.bytes);
+    } catch (err) {
+      throw new Error(
+        `map ${this.name}: update batch (${a.getU32(32)} of ${count} done): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return a.getU32(32);
+  }
+
+  /** BPF_MAP_DELETE_BATCH with packed raw keys; returns the count deleted. */
+  deleteBatchBytes(keys: Uint8Array, count: number): number {
+    const a = new Attr().ptr(16, keys).u32(32, count).u32(36, this.fd.raw);
+    try {
+      sys().bpf(BpfCmd.MAP_DELETE_BATCH, a.bytes);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT'))
+        throw new Error(`map ${this.name}: delete batch: ${(err as Error).message}`, {
+          cause: err,
+        });
+    }
+    return a.getU32(32);
+  }
+
+  /** Writes many decoded entries with one batch call. */
+  setBatch(entries: [unknown, unknown][], flags: UpdateFlags = UpdateFlags.Any): number {
+    const vsz = this.valueBufferSize;
+    const keys = new Uint8Array(entries.length * this.keySize);
+    const values = new Uint8Array(entries.length * vsz);
+    entries.forEach(([k, v], i) => {
+      keys.set(this.encodeKey(k), i * this.keySize);
+      values.set(this.encodeValue(v), i * vsz);
+    });
+    return this.updateBatchBytes(keys, values, entries.length, flags);
+  }
+
+  /** Reads every entry decoded, with batch lookups where the map type supports them. */
+  dump(): [unknown, unknown][] {
+    try {
+      const { keys, values } = this.lookupBatchBytes();
+      return keys.map((k, i) => [this.decodeKey(k), this.decodeValue(values[i]!)]);
+    } catch (err) {
+      if (!isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) throw err;
+      return [...this.entries()];
+    }
+  }
+
+  /** Makes the map read-only from user space (BPF_MAP_FREEZE). */
+  freeze(): void {
+    try {
+      sys().bpf(BpfCmd.MAP_FREEZE, new Attr().u32(0, this.fd.raw).bytes);
+    } catch (err) {
+      throw new Error(`map ${this.name}: freeze: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Pins the map at a bpffs path. */
+  pin(path: string): void {
+    try {
+      pinFd(this.fd.raw, path);
+    } catch (err) {
+      throw new Error(`map ${this.name}: pin at ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Closes the fd. The kernel frees the map once nothing else holds it. */
+  close(): void {
+    this.fd.close();
+  }
+}

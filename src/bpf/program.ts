@@ -1,0 +1,412 @@
+/**
+ * Live programs: load (with verifier-log handling in the manner of cilium/ebpf), test-run, pin,
+ * inspect.
+ */
+import { BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
+import {
+  encodeRaw,
+  isLdImm64,
+  PSEUDO_BTF_ID,
+  PSEUDO_MAP_FD,
+  PSEUDO_MAP_VALUE,
+  type RawInsn,
+} from './asm/raw.js';
+import { Attr, StructReader } from './attr.js';
+import { Btf } from './btf/btf.js';
+import { applyCoreRelocations } from './btf/core.js';
+import { BtfKind } from './btf/types.js';
+import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
+import type { BpfMap } from './map.js';
+import { kernelObjectName } from './map.js';
+import type { ProgramSpec } from './spec.js';
+import { AttachType, ProgramType, programTypeName } from './types.js';
+import { VerifierError } from './verifier.js';
+
+/** Options for loading one program. */
+export interface ProgramLoadOptions {
+  /** Maps referenced by the program, by name. */
+  maps?: Map<string, BpfMap>;
+  /** fd of the object's BTF in the kernel (enables func_info/line_info). */
+  btfFd?: number;
+  /** Kernel BTF for CO-RE and attach targets (default: /sys/kernel/btf/vmlinux). */
+  kernelBtf?: Btf;
+  /** Verifier log level to use on the first attempt (0: only retry with a log on failure). */
+  logLevel?: number;
+  /** Initial verifier log size in bytes. */
+  logSize?: number;
+}
+
+/** What the kernel reports about a program. */
+export interface ProgramInfo {
+  id: number;
+  type: ProgramType;
+  typeName: string;
+  name: string;
+  tag: string;
+  loadTime: bigint;
+  mapIds: number[];
+  btfId: number;
+  xlatedLen: number;
+  jitedLen: number;
+  runTimeNs: bigint;
+  runCount: bigint;
+  verifiedInsns: number;
+}
+
+/** The outcome of BPF_PROG_TEST_RUN. */
+export interface TestRunResult {
+  retval: number;
+  /** Average duration of one run in nanoseconds. */
+  duration: number;
+  dataOut: Uint8Array;
+  ctxOut?: Uint8Array;
+}
+
+/** Input for BPF_PROG_TEST_RUN. */
+export interface TestRunOptions {
+  data?: Uint8Array;
+  ctx?: Uint8Array;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+  /** Room for output data (default: input size plus 512). */
+  dataOutSize?: number;
+  ctxOutSize?: number;
+}
+
+const LOG_MAX = 0xffffffff >>> 2;
+
+/** Reads program info from an fd. */
+export function programInfoByFd(fd: number): ProgramInfo {
+  const first = new StructReader(objInfo(fd, 232));
+  const nrMaps = first.u32(52);
+  const ids = new Uint8Array(nrMaps * 4);
+  const r = new StructReader(
+    objInfo(fd, 232, (info) => {
+      const dv = new DataView(info.buffer);
+      dv.setUint32(52, nrMaps, true);
+      dv.setBigUint64(56, nrMaps ? sys().address(ids) : 0n, true);
+    }),
+  );
+  const type = r.u32(0) as ProgramType;
+  const idv = new DataView(ids.buffer);
+  return {
+    type,
+    typeName: programTypeName(type),
+    id: r.u32(4),
+    tag: Buffer.from(r.bytes.subarray(8, 16)).toString('hex'),
+    jitedLen: r.u32(16),
+    xlatedLen: r.u32(20),
+    loadTime: r.u64(40),
+    mapIds: Array.from({ length: nrMaps }, (_, i) => idv.getUint32(i * 4, true)),
+    name: r.str(64, 16),
+    btfId: r.u32(128),
+    runTimeNs: r.u64(192),
+    runCount: r.u64(200),
+    verifiedInsns: r.u32(216),
+  };
+}
+
+/** Reads the translated (post-verifier) instructions the kernel holds for a program. */
+export function xlatedInsnsByFd(fd: number): Uint8Array {
+  const len = new StructReader(objInfo(fd, 232)).u32(20);
+  const buf = new Uint8Array(len);
+  objInfo(fd, 232, (info) => {
+    const dv = new DataView(info.buffer);
+    dv.setUint32(20, len, true);
+    dv.setBigUint64(32, sys().address(buf), true);
+  });
+  return buf;
+}
+
+/** The BTF id a tracing program attaches to, as libbpf finds it. */
+function attachBtfId(spec: ProgramSpec, kbtf: Btf): number | undefined {
+  if (spec.type !== ProgramType.Tracing && spec.type !== ProgramType.LSM) return undefined;
+  const t = spec.attachTo;
+  let candidates: [string, BtfKind][];
+  switch (spec.attachType) {
+    case AttachType.TraceRawTp:
+      candidates = [[`btf_trace_${t}`, BtfKind.Typedef]];
+      break;
+    case AttachType.LSMMac:
+    case AttachType.LSMCgroup:
+      candidates = [[`bpf_lsm_${t}`, BtfKind.Func]];
+      break;
+    case AttachType.TraceIter:
+      candidates = [[`bpf_iter_${t}`, BtfKind.Func]];
+      break;
+    default:
+      candidates = [[t, BtfKind.Func]];
+  }
+  for (const [name, kind] of candidates) {
+    const ids = kbtf.findByName(name, kind);
+    if (ids.length > 0) return ids[0];
+  }
+  throw new Error(
+    `attach target "${t}" not found in kernel BTF (looked for ${candidates.map((c) => c[0]).join(', ')})`,
+  );
+}
+
+/** Resolves map, kfunc and ksym references, returning a patched copy of the instructions. */
+function resolveReferences(
+  spec: ProgramSpec,
+  maps: Map<string, BpfMap>,
+  kbtf: () => Btf,
+): RawInsn[] {
+  const insns = spec.insns.map((i) => ({ ...i }));
+  for (const ref of spec.references) {
+    const ins = insns[ref.slot]!;
+    const next = insns[ref.slot + 1];
+    switch (ref.kind) {
+      case 'map':
+      case 'map_value': {
+        const m = maps.get(ref.map);
+        if (!m) throw new Error(`insn ${ref.slot}: map ${ref.map} was not created`);
+        if (!isLdImm64(ins) || !next)
+          throw new Error(`insn ${ref.slot}: map reference is not an ld_imm64`);
+        ins.src = ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE;
+        ins.imm = m.fd.raw;
+        next.imm = ref.kind === 'map_value' ? ref.offset : 0;
+        break;
+      }
+      case 'kfunc': {
+        const ids = kbtf().findByName(ref.name, BtfKind.Func);
+        if (ids.length === 0)
+          throw new Error(`insn ${ref.slot}: kfunc ${ref.name} not found in kernel BTF`);
+        ins.imm = ids[0]!;
+        ins.off = 0;
+        break;
+      }
+      case 'ksym': {
+        const ids = kbtf().findByName(ref.name, BtfKind.Var);
+        if (ids.length === 0)
+          throw new Error(`insn ${ref.slot}: ksym ${ref.name} not found in kernel BTF`);
+        ins.src = PSEUDO_BTF_ID;
+        ins.imm = ids[0]!;
+        if (next) next.imm = 0;
+        break;
+      }
+    }
+  }
+  return insns;
+}
+
+/** A program in the kernel. */
+export class Program {
+  readonly fd: FD;
+
+  private constructor(
+    fd: number,
+    readonly name: string,
+    readonly type: ProgramType,
+    /** The spec it was loaded from, when known (for source lines in disassembly). */
+    readonly spec?: ProgramSpec,
+    /** The verifier log, when one was requested. */
+    readonly verifierLog = '',
+  ) {
+    this.fd = new FD(fd, `program ${name}`);
+  }
+
+  /** Loads a program spec into the kernel (BPF_PROG_LOAD). */
+  static load(spec: ProgramSpec, opts: ProgramLoadOptions = {}): Program {
+    const where = `load program ${spec.name}`;
+    let kernelBtf = opts.kernelBtf;
+    const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
+    let insns: RawInsn[];
+    try {
+      insns = resolveReferences(spec, opts.maps ?? new Map(), kbtf);
+      if (spec.coreRelos.length > 0) {
+        if (!spec.btf) throw new Error('CO-RE relocations without BTF');
+        applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
+      }
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+    }
+    let btfId: number | undefined;
+    try {
+      btfId =
+        spec.type === ProgramType.Tracing || spec.type === ProgramType.LSM
+          ? attachBtfId(spec, kbtf())
+          : undefined;
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+    }
+
+    const code = encodeRaw(insns);
+    const license = new TextEncoder().encode((spec.license || 'GPL') + '\0');
+    const useBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
+    const funcInfo = new Uint8Array(useBtf ? spec.funcInfo.length * 8 : 0);
+    const lineInfo = new Uint8Array(useBtf ? spec.lineInfo.length * 16 : 0);
+    if (useBtf) {
+      const fdv = new DataView(funcInfo.buffer);
+      spec.funcInfo.forEach((f, i) => {
+        fdv.setUint32(i * 8, f.slot, true);
+        fdv.setUint32(i * 8 + 4, f.typeId, true);
+      });
+      const ldv = new DataView(lineInfo.buffer);
+      spec.lineInfo.forEach((l, i) => {
+        ldv.setUint32(i * 16, l.slot, true);
+        ldv.setUint32(i * 16 + 4, l.fileNameOff, true);
+        ldv.setUint32(i * 16 + 8, l.lineOff, true);
+        ldv.setUint32(i * 16 + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
+      });
+    }
+
+    const attempt = (
+      logLevel: number,
+      log?: Uint8Array,
+    ): { fd?: number; err?: SysError; trueSize: number } => {
+      const a = new Attr()
+        .u32(0, spec.type)
+        .u32(4, code.byteLength / 8)
+        .ptr(8, code)
+        .ptr(16, license)
+        .u32(24, log ? logLevel : 0)
+        .u32(28, log?.byteLength ?? 0)
+        .ptr(32, log)
+        .u32(40, spec.kernelVersion)
+        .u32(44, spec.flags)
+        .str(48, kernelObjectName(spec.name), 16)
+        .u32(68, spec.attachType ?? 0);
+      if (useBtf) {
+        a.u32(72, opts.btfFd!).u32(76, 8).ptr(80, funcInfo).u32(88, spec.funcInfo.length);
+        if (spec.lineInfo.length > 0)
+          a.u32(92, 16).ptr(96, lineInfo).u32(104, spec.lineInfo.length);
+      }
+      if (btfId !== undefined) a.u32(108, btfId);
+      try {
+        return { fd: sys().bpf(BpfCmd.PROG_LOAD, a.bytes), trueSize: 0 };
+      } catch (err) {
+        if (!(err instanceof SysError)) throw err;
+        return { err, trueSize: a.getU32(140) };
+      }
+    };
+
+    const wantLog = opts.logLevel ?? 0;
+    let size = opts.logSize ?? 64 * 1024;
+    let res = wantLog > 0 ? attempt(wantLog, new Uint8Array(size)) : attempt(0);
+    if (res.fd !== undefined && wantLog === 0)
+      return new Program(res.fd, spec.name, spec.type, spec);
+    // Retry with a log, growing the buffer while the kernel says it was too small.
+    let log = new Uint8Array(size);
+    const level = wantLog || 1;
+    for (;;) {
+      res = attempt(level, log);
+      if (res.err && res.err.code === 'ENOSPC' && size < LOG_MAX) {
+        size = Math.min(LOG_MAX, res.trueSize > size ? res.trueSize : size * 4);
+        log = new Uint8Array(size);
+        continue;
+      }
+      break;
+    }
+    const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0)))).trimEnd();
+    if (res.fd !== undefined) return new Program(res.fd, spec.name, spec.type, spec, text);
+    const err = res.err!;
+    if (err.code === 'EPERM' && text === '') {
+      throw new Error(`${where}: ${err.message} (are you root? is the memlock limit too low?)`, {
+        cause: err,
+      });
+    }
+    if (text === '') throw new Error(`${where}: ${err.message}`, { cause: err });
+    throw new VerifierError(spec.name, err.code, text, spec.lineInfo);
+  }
+
+  /** Wraps an fd the caller owns. */
+  static fromFd(fd: number): Program {
+    const info = programInfoByFd(fd);
+    return new Program(fd, info.name, info.type);
+  }
+
+  /** Opens a program by kernel id. */
+  static fromId(id: number): Program {
+    try {
+      return Program.fromFd(fdById(BpfCmd.PROG_GET_FD_BY_ID, id));
+    } catch (err) {
+      throw new Error(`open program id ${id}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Opens a program pinned in bpffs. */
+  static openPinned(path: string): Program {
+    let fd: number;
+    try {
+      fd = openPinnedFd(path);
+    } catch (err) {
+      throw new Error(`open pinned program ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return Program.fromFd(fd);
+    } catch (err) {
+      sys().close(fd);
+      throw new Error(`open pinned program ${path}: not a program: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Ids of every program in the kernel. */
+  static ids(): number[] {
+    return [...nextIds(BpfCmd.PROG_GET_NEXT_ID)];
+  }
+
+  /** The kernel's view of this program. */
+  info(): ProgramInfo {
+    return programInfoByFd(this.fd.raw);
+  }
+
+  /** Runs the program once or `repeat` times on the given input (BPF_PROG_TEST_RUN). */
+  run(opts: TestRunOptions = {}): TestRunResult {
+    const data = opts.data ?? new Uint8Array(0);
+    let outSize = opts.dataOutSize ?? (data.byteLength > 0 ? data.byteLength + 512 : 0);
+    for (;;) {
+      const dataOut = new Uint8Array(outSize);
+      const ctxOut = opts.ctx ? new Uint8Array(opts.ctxOutSize ?? opts.ctx.byteLength) : undefined;
+      const a = new Attr()
+        .u32(0, this.fd.raw)
+        .u32(8, data.byteLength)
+        .u32(12, outSize)
+        .ptr(16, data)
+        .ptr(24, outSize > 0 ? dataOut : undefined)
+        .u32(32, opts.repeat ?? 1)
+        .u32(40, opts.ctx?.byteLength ?? 0)
+        .u32(44, ctxOut?.byteLength ?? 0)
+        .ptr(48, opts.ctx)
+        .ptr(56, ctxOut)
+        .u32(64, opts.flags ?? 0)
+        .u32(68, opts.cpu ?? 0);
+      try {
+        sys().bpf(BpfCmd.PROG_TEST_RUN, a.bytes);
+      } catch (err) {
+        if (isErrno(err, 'ENOSPC') && outSize < 1 << 20) {
+          outSize = Math.max(outSize * 2, 4096);
+          continue;
+        }
+        if (isErrno(err, 'EINTR') && (opts.repeat ?? 1) > 1) continue;
+        throw new Error(`run program ${this.name}: ${(err as Error).message}`, { cause: err });
+      }
+      const outLen = a.getU32(12);
+      return {
+        retval: a.getU32(4),
+        duration: a.getU32(36),
+        dataOut: dataOut.slice(0, Math.min(outLen, outSize)),
+        ctxOut: ctxOut?.slice(0, a.getU32(44)),
+      };
+    }
+  }
+
+  /** Pins the program at a bpffs path. */
+  pin(path: string): void {
+    try {
+      pinFd(this.fd.raw, path);
+    } catch (err) {
+      throw new Error(`program ${this.name}: pin at ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Closes the fd; the program stays loaded while a link, pin or prog array holds it. */
+  close(): void {
+    this.fd.close();
+  }
+}

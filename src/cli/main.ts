@@ -1,0 +1,60 @@
+/**
+ * The `iovisor` command line. Every command prints one clear line on failure and exits non-zero;
+ * set IOVISOR_DEBUG=1 to see the stack and causes.
+ */
+import '../sys/index.js';
+import { UsageError } from './args.js';
+import { mapCommand, mapUsage } from './commands/map.js';
+import { objectCommand, objectUsage } from './commands/object.js';
+import { progCommand, progUsage } from './commands/prog.js';
+import { commands as extraCommands } from './registry.js';
+
+const USAGE = `usage: iovisor <command> ...
+
+${objectUsage}
+
+${progUsage}
+
+${mapUsage}
+${extraCommands.map((c) => '\n' + c.usage).join('\n')}`;
+
+type Handler = (argv: string[]) => void | Promise<void>;
+
+const COMMANDS: Record<string, Handler> = {
+  object: objectCommand,
+  prog: progCommand,
+  map: mapCommand,
+  ...Object.fromEntries(extraCommands.map((c) => [c.name, c.run])),
+};
+
+/** One line (plus causes that add information) for an error, without a stack trace. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  let msg = err.message;
+  const log = (err as { log?: string }).log;
+  if (log && process.env.IOVISOR_VERBOSE) msg += `\nverifier log:\n${log}`;
+  return msg;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  const handler = COMMANDS[cmd];
+  if (!handler) {
+    process.stderr.write(`iovisor: unknown command "${cmd}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await handler(rest);
+    return 0;
+  } catch (err) {
+    if (process.env.IOVISOR_DEBUG) console.error(err);
+    process.stderr.write(`iovisor: ${describeError(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
