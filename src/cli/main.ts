@@ -7,7 +7,6 @@ import { UsageError } from './args.js';
 import { mapCommand, mapUsage } from './commands/map.js';
 import { objectCommand, objectUsage } from './commands/object.js';
 import { progCommand, progUsage } from './commands/prog.js';
-import { commands as extraCommands } from './registry.js';
 
 const USAGE = `usage: iovisor <command> ...
 
@@ -15,8 +14,7 @@ ${objectUsage}
 
 ${progUsage}
 
-${mapUsage}
-${extraCommands.map((c) => '\n' + c.usage).join('\n')}`;
+${mapUsage}`;
 
 type Handler = (argv: string[]) => void | Promise<void>;
 
@@ -24,7 +22,6 @@ const COMMANDS: Record<string, Handler> = {
   object: objectCommand,
   prog: progCommand,
   map: mapCommand,
-  ...Object.fromEntries(extraCommands.map((c) => [c.name, c.run])),
 };
 
 /** One line (plus causes that add information) for an error, without a stack trace. */
