@@ -271,7 +271,10 @@ function checkGlobals(
 }
 
 before(() => {
-  execFileSync('bash', [path.join(ROOT, 'scripts', 'build-testdata.sh')], { stdio: 'inherit' });
+  // Build output goes to stderr so it cannot mix with the test runner's report on stdout.
+  execFileSync('bash', [path.join(ROOT, 'scripts', 'build-testdata.sh')], {
+    stdio: ['ignore', 2, 2],
+  });
   const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
   assert.ok(
     mounts.split('\n').some((l) => l.split(' ')[1] === BPFFS && l.split(' ')[2] === 'bpf'),
