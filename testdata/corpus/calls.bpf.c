@@ -21,6 +21,7 @@
  * One run with the 54-byte frame "tcp4_syn" (N = 54): s = 169, f = (169 ^ 54) & 0xff = 159,
  *   c = 0, sum = 328, returns 328 & 3 = 0 (XDP_ABORTED);
  *   .bss calls = 1, last_scale = 169, last_fold = 159, last_class = 0, last_sum = 328.
+ * Kernel: needs 5.18+ for bpf_xdp_get_buff_len (older kernels reject the helper call).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

@@ -15,6 +15,7 @@
  *   .data   data_counter = 101, greeting = "iovisor"
  *   .rodata xdp_verdict = 2, config_tag = "corpus-v1"
  * Setting xdp_verdict before load (e.g. to XDP_DROP = 1) changes the return value.
+ * Kernel: needs 5.18+ for bpf_xdp_get_buff_len (older kernels reject the helper call).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

@@ -17,6 +17,7 @@
  * legacy_hash[frame length] += 1 (inserted as 1 when absent); returns XDP_PASS (2).
  * One run with "udp4_dport7" (64 bytes) returns 2 and leaves legacy_counts {0: 1, 1: 0, 2: 0,
  * 3: 0} and legacy_hash {64: 1}.
+ * Kernel: needs 5.18+ for bpf_xdp_get_buff_len (older kernels reject the helper call).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

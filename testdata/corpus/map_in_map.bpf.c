@@ -18,6 +18,8 @@
  *   inner_a = {0: 1, 1: 0, 2: 3, 3: 0}
  *   inner_b = {0: 0, 1: 2, 2: 0, 3: 0}
  *   outer_array = {0: id(inner_a), 1: id(inner_b)}, outer_hash = {0: id(inner_b), 1: id(inner_a)}
+ * Kernel: static map-in-map initialisation is done by the loader, so any kernel with
+ * map-in-map (4.12+) works.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

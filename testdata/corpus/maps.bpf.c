@@ -33,6 +33,7 @@
  * Note: clang places the string literals "again" and "xdp_maps" in the section
  * .rodata.str1.1, which libbpf loads as one more internal (frozen array) map; a loader must
  * handle .rodata.* sections besides .rodata itself.
+ * Kernel: needs 5.18+ for bpf_xdp_get_buff_len (older kernels reject the helper call).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

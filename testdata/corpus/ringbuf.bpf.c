@@ -22,6 +22,7 @@
  * ringbuf_errors = 0, perf_errors = 1 (nobody opened a perf buffer), and one ring-buffer
  * record {pid 0, kind 2, value 64, comm "xdp_emit", filename bytes
  * 02 00 00 00 00 02 02 00 then zeros}. Ring buffers need kernel 5.8+.
+ * Kernel: needs 5.18+ for bpf_xdp_get_buff_len (older kernels reject the helper call).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>

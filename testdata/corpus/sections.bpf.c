@@ -28,6 +28,7 @@
  * Test-runnable with one 64-byte frame ("udp4_dport7"): socket_filter (returns 50),
  * cgroup_ingress (1), cgroup_egress (1), xdp_frags (2, frags_len = 64). Each leaves only its
  * own hits_* counter at 1. The tracing programs are triggered by attaching them.
+ * Kernel: xdp.frags and bpf_xdp_get_buff_len need 5.18+; everything else 5.x.
  */
 #include <linux/bpf.h>
 #include <linux/bpf_perf_event.h>
