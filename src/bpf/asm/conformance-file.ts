@@ -39,9 +39,13 @@ export function parseConformanceFile(text: string): ConformanceFile {
     if (d) {
       const name = d[1]!;
       if (name === 'asm') section = 'asm';
-      else if (name === 'raw') ((section = 'raw'), (haveRaw = true));
-      else if (name === 'mem') ((section = 'mem'), (haveMem = true));
-      else if (name === 'result') section = 'result';
+      else if (name === 'raw') {
+        section = 'raw';
+        haveRaw = true;
+      } else if (name === 'mem') {
+        section = 'mem';
+        haveMem = true;
+      } else if (name === 'result') section = 'result';
       else if (name === 'error') section = 'error';
       else if (name === 'c' || name === 'no register offset') section = 'ignore';
       else throw new Error(`conformance file: line ${idx + 1}: unknown directive "${line}"`);
