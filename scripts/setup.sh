@@ -43,6 +43,12 @@ if ! mountpoint -q /sys/fs/bpf; then
   mkdir -p /sys/fs/bpf && mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs at /sys/fs/bpf"
 fi
 
+# tracefs: tracepoint ids and uprobe events live there.
+if [ ! -d /sys/kernel/tracing/events ] && ! mountpoint -q /sys/kernel/tracing; then
+  say "mounting tracefs at /sys/kernel/tracing"
+  mount -t tracefs tracefs /sys/kernel/tracing || die "cannot mount tracefs at /sys/kernel/tracing"
+fi
+
 say "building (tsc)"
 npx tsc -p tsconfig.json || die "type-check failed"
 if [ -f scripts/build-testdata.sh ]; then
