@@ -118,6 +118,8 @@ export function exec(
       children.delete(child);
       resolve({ code, signal, stdout, stderr });
     });
+    // A command that exits before reading stdin must not turn into an EPIPE crash.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -268,6 +270,7 @@ export async function udpListen(
   );
   children.set(child, ns);
   child.once('exit', () => children.delete(child));
+  child.stdin!.on('error', () => undefined);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const lines = readLines(child)[Symbol.asyncIterator]();
