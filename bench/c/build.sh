@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 CC=${CC:-gcc}
 CFLAGS=(-O2 -g -Wall -Wextra -Werror)
 mkdir -p build
-for prog in map_bench ringbuf_consumer; do
+for prog in map_bench ringbuf_consumer load_bench; do
   if [ ! -f "build/$prog" ] || [ "$prog.c" -nt "build/$prog" ] || [ "$0" -nt "build/$prog" ]; then
     echo "  CC      bench/c/$prog.c -> bench/c/build/$prog"
     "$CC" "${CFLAGS[@]}" -o "build/$prog" "$prog.c" -lbpf

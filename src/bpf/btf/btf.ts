@@ -55,6 +55,10 @@ class StringTable {
   get length(): number {
     return this.bytes.byteLength;
   }
+  /** The raw table, so an encoder can keep every original offset valid. */
+  raw(): Uint8Array {
+    return this.bytes;
+  }
   /** The string at `off`, or undefined when `off` is outside the table or not terminated. */
   get(off: number): string | undefined {
     if (off === 0) return '';
@@ -720,7 +724,23 @@ class StringBuilder {
   private readonly offsets = new Map<string, number>([['', 0]]);
   private readonly chunks: Buffer[] = [Buffer.from([0])];
   private length = 1;
-  constructor(private readonly base: number) {}
+  /**
+   * `initial` is the original string table: keeping it as the prefix means offsets that live
+   * outside the type section (line_info's file and line strings in .BTF.ext) stay valid.
+   */
+  constructor(
+    private readonly base: number,
+    initial?: Uint8Array,
+  ) {
+    if (initial && initial.byteLength > 0) {
+      this.chunks = [Buffer.from(initial)];
+      this.length = initial.byteLength;
+      if (initial[initial.byteLength - 1] !== 0) {
+        this.chunks.push(Buffer.from([0]));
+        this.length++;
+      }
+    }
+  }
   add(s: string): number {
     const hit = this.offsets.get(s);
     if (hit !== undefined) return hit === 0 ? 0 : hit + this.base;
@@ -738,7 +758,10 @@ class StringBuilder {
 
 function encodeRaw(btf: Btf): Uint8Array {
   const baseStrLen = (btf as unknown as { baseStrLen: number }).baseStrLen;
-  const sb = new StringBuilder(baseStrLen);
+  const sb = new StringBuilder(
+    baseStrLen,
+    (btf as unknown as { strings: StringTable }).strings.raw(),
+  );
   // Split BTF may reuse base strings; the simplest correct choice is to write its own copies.
   const words: number[] = [];
   const push = (...w: number[]): void => {
