@@ -180,7 +180,9 @@ function llvmText(ins: Instruction): string | undefined {
       const a = addr(dst, off, false);
       const w = size === Size.DW ? 'r' : 'w';
       const n = Number(imm);
-      if (n === AtomicOp.LOAD_ACQ) return `${w}${dst} = load_acquire((${sz} *)${a})`;
+      if (n === AtomicOp.LOAD_ACQ) {
+        return `${w}${dst} = load_acquire((${sz} *)${addr(src, off, false)})`;
+      }
       if (n === AtomicOp.STORE_REL) return `store_release((${sz} *)${a}, ${w}${src})`;
       if (size !== Size.DW && size !== Size.W) return undefined;
       // LLVM 14 prints the 32-bit atomic add with an r register; newer forms use w.
