@@ -49,8 +49,11 @@ export function openNetnsFd(name: string): number {
 /** Turns a Node fs error into a SysError so callers branch on `code` the same way everywhere. */
 function fsError(what: string, err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
-  if (typeof e?.errno === 'number') return new SysError(what, Math.abs(e.errno));
-  return err as Error;
+  if (typeof e?.errno !== 'number') return err as Error;
+  const out = new SysError(what, Math.abs(e.errno));
+  // SysError's stock wording is about bpf(); a file error reads better in Node's own words.
+  out.message = `${what}: ${out.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')}`;
+  return out;
 }
 
 /** The fd of the calling thread's own network namespace, to come back to. */
