@@ -229,7 +229,7 @@ export class Collection {
   private createMap(m: MapSpec, pinPath: string | undefined): BpfMap {
     const where = `map ${m.name}`;
     if (m.pinning === 'by_name' && pinPath) {
-      const p = path.join(pinPath, m.name);
+      const p = path.join(pinPath, pinName(m.name));
       if (existsSync(p)) {
         const pinned = BpfMap.openPinned(p);
         try {
@@ -252,8 +252,8 @@ export class Collection {
       const created = this.tryCreate(m, inner?.fd.raw);
       if (m.pinning === 'by_name' && pinPath) {
         mkdirSync(pinPath, { recursive: true });
-        created.pin(path.join(pinPath, m.name));
-        this.pinnedByName.set(m.name, path.join(pinPath, m.name));
+        created.pin(path.join(pinPath, pinName(m.name)));
+        this.pinnedByName.set(m.name, path.join(pinPath, pinName(m.name)));
       }
       return created;
     } finally {
@@ -311,7 +311,7 @@ export class Collection {
     return m;
   }
 
-  /** Pins every program at DIR/<name> and every map at DIR/maps/<name>. */
+  /** Pins every program at DIR/<name> and every map at DIR/maps/<name> ('.' becomes '_'). */
   pinAll(dir: string): string[] {
     const pinned: string[] = [];
     try {
@@ -322,7 +322,7 @@ export class Collection {
         pinned.push(at);
       }
       for (const [name, m] of this.maps) {
-        const at = path.join(dir, 'maps', name);
+        const at = path.join(dir, 'maps', pinName(name));
         if (this.pinnedByName.get(name) === at) continue;
         m.pin(at);
         pinned.push(at);
@@ -351,6 +351,11 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
   return b;
+}
+
+/** A map name as a bpffs file name: bpffs refuses '.', so it becomes '_' (as in libbpf). */
+export function pinName(name: string): string {
+  return name.replace(/\./g, '_');
 }
 
 /** Removes a bpffs pin, ignoring one that is already gone. */

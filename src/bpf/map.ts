@@ -7,6 +7,7 @@ import { BPF_ATTR_SIZE, BpfCmd, isErrno, possibleCpus, sys } from '../sys/index.
 import { Attr, StructReader } from './attr.js';
 import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
+import { BtfKind } from './btf/types.js';
 import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
 import type { MapSpec } from './spec.js';
 import { isPerCPU, MapType, mapTypeName } from './types.js';
@@ -279,8 +280,29 @@ export class BpfMap {
   }
 
   private decode(bytes: Uint8Array, type: number | undefined): unknown {
-    if (this.btf && type !== undefined && type !== 0) return decodeValue(this.btf, type, bytes);
-    return bytes;
+    if (!this.btf || type === undefined || type === 0) {
+      // Without BTF, 4- and 8-byte keys and values are almost always integers (array indexes,
+      // counters, fds and ids): show them as numbers, other sizes as bytes.
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (bytes.byteLength === 4) return dv.getUint32(0, true);
+      if (bytes.byteLength === 8) {
+        const n = dv.getBigUint64(0, true);
+        return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+      }
+      return bytes;
+    }
+    const t = this.btf.type(type);
+    if (t.kind === BtfKind.Datasec) {
+      // A global-data section: one member per variable.
+      const out: Record<string, unknown> = {};
+      for (const v of t.vars) {
+        const vt = this.btf.type(v.type);
+        if (vt.kind !== BtfKind.Var) continue;
+        out[vt.name] = decodeValue(this.btf, vt.type, bytes.subarray(v.offset, v.offset + v.size));
+      }
+      return out;
+    }
+    return decodeValue(this.btf, type, bytes);
   }
 
   /**

@@ -67,6 +67,14 @@ export function parseVerifierLog(
     if (best)
       source = { file: best.fileName, line: best.line, lineNum: best.lineNum, col: best.col };
   }
-  const reason = reasonIdx >= 0 ? lines[reasonIdx]!.trim() : '';
+  // The verifier often explains in two lines ("invalid access to packet, off=12 ..." then
+  // "R1 offset is outside of the packet"): keep the whole trailing block, up to three lines.
+  const block: string[] = [];
+  for (let i = reasonIdx; i >= 0 && block.length < 3; i--) {
+    const l = lines[i]!;
+    if (SKIP.test(l) || /^\d+: /.test(l) || /^;/.test(l)) break;
+    block.unshift(l.trim());
+  }
+  const reason = block.join('; ');
   return { insn, source, reason };
 }

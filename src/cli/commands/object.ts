@@ -1,7 +1,13 @@
 /** `iovisor object load FILE.o --pin DIR`. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Collection, loadCollectionSpec, mapTypeName, programTypeName } from '../../bpf/index.js';
+import {
+  Collection,
+  loadCollectionSpec,
+  mapTypeName,
+  pinName,
+  programTypeName,
+} from '../../bpf/index.js';
 import { parseArgs, positional, stringFlag, UsageError } from '../args.js';
 import { printJSON, printTable } from '../output.js';
 
@@ -21,7 +27,7 @@ export function objectCommand(argv: string[]): void {
   if (!existsSync(file)) throw new Error(`object load: ${file}: no such file`);
   const spec = loadCollectionSpec(file);
   const progress = (s: string): void => {
-    if (!p.flags.json) process.stderr.write(`  ${s}\n`);
+    if (!p.flags.json && process.stderr.isTTY) process.stderr.write(`  ${s}\n`);
   };
   const coll = Collection.load(spec, {
     programs: p.flags.program as string[] | undefined,
@@ -41,7 +47,7 @@ export function objectCommand(argv: string[]): void {
       name,
       id: m.info().id,
       type: mapTypeName(m.type),
-      pin: path.join(dir, 'maps', name),
+      pin: path.join(dir, 'maps', pinName(name)),
     }));
     if (p.flags.json) {
       printJSON({ object: file, programs, maps });
