@@ -299,8 +299,10 @@ export class Btf {
   }
 
   /**
-   * Marshals back to raw BTF (a fresh, deduplicated string table). For split BTF only the own
-   * types are written, with string offsets continuing after the base's string section.
+   * Marshals back to raw BTF. The string table is rebuilt on top of the parsed one: the original
+   * table stays as a prefix (so .BTF.ext line_info offsets into it stay valid for the kernel),
+   * strings already in it are reused, and names added since are appended once each. For split
+   * BTF only the own types are written, with string offsets continuing after the base's.
    */
   encode(): Uint8Array {
     return encodeRaw(this);
@@ -738,6 +740,22 @@ class StringBuilder {
       if (initial[initial.byteLength - 1] !== 0) {
         this.chunks.push(Buffer.from([0]));
         this.length++;
+      }
+      // Reuse the strings already in the prefix, or every re-encode would append them again.
+      const text = Buffer.from(initial.buffer, initial.byteOffset, initial.byteLength).toString(
+        'latin1',
+      );
+      for (let off = 0; off < text.length;) {
+        let end = text.indexOf('\0', off);
+        if (end < 0) end = text.length;
+        if (end > off) {
+          let str = text.slice(off, end);
+          // eslint-disable-next-line no-control-regex
+          if (/[^\x00-\x7f]/.test(str))
+            str = Buffer.from(initial.subarray(off, end)).toString('utf8');
+          if (!this.offsets.has(str)) this.offsets.set(str, off);
+        }
+        off = end + 1;
       }
     }
   }
