@@ -100,8 +100,8 @@ function rel(n: number | bigint, bpftool: boolean): string {
 
 /** The raw, always-round-trippable spelling. */
 function rawInsn(ins: Instruction): string {
-  const imm = ins.code === Op.LD_IMM64 ? ins.imm : ins.imm;
-  return `.insn 0x${ins.code.toString(16).padStart(2, '0')}, ${ins.dst}, ${ins.src}, ${ins.off}, ${imm}`;
+  const code = ins.code.toString(16).padStart(2, '0');
+  return `.insn 0x${code}, ${ins.dst}, ${ins.src}, ${ins.off}, ${ins.imm}`;
 }
 
 /** llvm-objdump text, or undefined for an opcode it has no syntax for. */
