@@ -249,6 +249,7 @@ export class PerfBuffer<T = Uint8Array>
   }
 
   /** Starts pushing `{cpu, value}` as 'data' events when a listener is added. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own signature
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
     if (event === 'data' && !this.streaming) {

@@ -227,6 +227,7 @@ export class RingBuffer<T = Uint8Array> extends EventEmitter implements AsyncIte
   }
 
   /** Starts pushing decoded records as 'data' events when a listener is added. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own signature
   override on(event: string | symbol, listener: (...args: any[]) => void): this {
     super.on(event, listener);
     if (event === 'data' && !this.streaming) {
