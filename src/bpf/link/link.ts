@@ -323,13 +323,16 @@ export class Link implements Attachment {
 /**
  * An attachment that is not a bpf_link: a perf event with PERF_EVENT_IOC_SET_BPF, a
  * PROG_ATTACH to a cgroup, SO_ATTACH_BPF on a socket, or a netlink attachment. It cannot be
- * pinned or updated; closing it detaches.
+ * pinned or updated. Closing it detaches, except for attachments the kernel keeps without any
+ * handle of ours (netlink XDP and cls_bpf), which stay until {@link detach}.
  */
 export class LegacyAttachment implements Attachment {
   private done = false;
   constructor(
     readonly hook: string,
     private readonly undo: () => void,
+    /** False for attachments that outlive the process (netlink): close() then only forgets. */
+    readonly detachOnClose = true,
   ) {}
 
   /** Detaches (idempotent). */
@@ -339,9 +342,10 @@ export class LegacyAttachment implements Attachment {
     this.undo();
   }
 
-  /** Same as {@link detach}: without a link, nothing keeps the attachment alive for us. */
+  /** Detaches unless the attachment is one the kernel keeps on its own (see constructor). */
   close(): void {
-    this.detach();
+    if (this.detachOnClose) this.detach();
+    else this.done = true;
   }
 }
 
