@@ -73,7 +73,8 @@ export function cDeclarator(src: TypeSource, id: number, inner: string, opts: De
           // Qualifies the pointer itself: `int *const p`.
           decl = `${q} ${decl}`.trimEnd();
         } else {
-          prefixQuals += `${q} `;
+          // `const` on an array and on its elements both land in front of the base type.
+          if (!prefixQuals.includes(`${q} `)) prefixQuals += `${q} `;
         }
         cur = t.type;
         continue;
