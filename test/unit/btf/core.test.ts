@@ -5,7 +5,7 @@ import { parseBtfExt } from '../../../src/bpf/btf/ext.js';
 import { applyCoreRelocations, CoreReloKind, CORE_POISON_IMM } from '../../../src/bpf/btf/core.js';
 import { decodeRaw, type RawInsn } from '../../../src/bpf/asm/raw.js';
 import { compileBpf, section } from './helpers.js';
-import { enumValue, memberOf, sizeOf } from './vmlinux-text.js';
+import { enumValue, memberOf, sizeOf, typeBlock } from './vmlinux-text.js';
 
 const SRC = `
 #include <linux/bpf.h>
@@ -23,6 +23,8 @@ struct task_struct___mine {
   int pid;
   long no_such_field_in_kernel;
 } __attribute__((preserve_access_index));
+
+struct task_struct___match { int pid; int tgid; } __attribute__((preserve_access_index));
 
 struct sk_buff { unsigned int len; } __attribute__((preserve_access_index));
 struct no_such_type_in_kernel { int x; } __attribute__((preserve_access_index));
@@ -42,6 +44,8 @@ int prog(void *ctx) {
   out[7] = BPF_CORE_READ_BITFIELD_PROBED(t, sched_reset_on_fork);
   out[8] = BPF_CORE_READ(t, comm[3]);
   out[9] = bpf_core_field_exists(t->tgid);
+  out[11] = bpf_core_type_id_kernel(struct task_struct);
+  out[12] = bpf_core_type_exists(struct task_struct___match);
   if (bpf_core_field_exists(((struct task_struct___mine *)t)->no_such_field_in_kernel))
     out[10] = BPF_CORE_READ((struct task_struct___mine *)t, no_such_field_in_kernel);
   return 0;
@@ -120,6 +124,13 @@ test('CO-RE against vmlinux matches offsets bpftool reports', () => {
   // After loading bSz bytes at bOff and shifting left by lshift, the field's bit is bit 63.
   assert.equal(bf.bitOffset - bOff * 8 + lshift, 63);
 
+  // bpf_core_type_id_kernel is a 64-bit immediate load: both slots are written.
+  const tid = find(CoreReloKind.TypeIdTarget, 'struct task_struct');
+  assert.equal(tid.value, BigInt(typeBlock('STRUCT', 'task_struct').id));
+  assert.equal(insns[tid.slot].code, 0x18);
+  assert.equal(insns[tid.slot].imm, typeBlock('STRUCT', 'task_struct').id);
+  assert.equal(insns[tid.slot + 1].imm, 0);
+
   const comm = memberOf('task_struct', 'comm');
   assert.equal(
     find(CoreReloKind.FieldByteOffset, 'struct task_struct.comm[3]').value,
@@ -139,7 +150,9 @@ test('CO-RE against vmlinux matches offsets bpftool reports', () => {
 test('CO-RE: local BTF as its own target gives identity values', () => {
   const { insns, relos, btf } = build();
   const before = insns.map((i) => ({ ...i }));
-  const fixups = applyCoreRelocations(insns, relos, btf, btf);
+  // Several local flavors of task_struct make TYPE_ID_TARGET ambiguous against itself (as in libbpf).
+  const unambiguous = relos.filter((r) => r.relo.kind !== CoreReloKind.TypeIdTarget);
+  const fixups = applyCoreRelocations(insns, unambiguous, btf, btf);
   for (const f of fixups) {
     if (f.kind === CoreReloKind.TypeIdTarget || f.kind === CoreReloKind.TypeIdLocal) continue;
     assert.equal(f.poisoned, false, `${f.local} poisoned against itself`);
@@ -183,4 +196,25 @@ test('CO-RE: flavor suffixes are stripped when picking candidates', () => {
   const fixups = applyCoreRelocations(insns, mine, btf, Btf.kernel());
   const pidFix = fixups.find((f) => f.local === 'struct task_struct___mine.pid');
   if (pidFix) assert.equal(pidFix.target, 'struct task_struct.pid');
+});
+
+test('CO-RE: TYPE_MATCHES compares member names and shapes', () => {
+  const { btf } = build();
+  const kernel = Btf.kernel();
+  const check = (name: string): number => {
+    const insns: RawInsn[] = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 1 }];
+    const typeId = btf.findByName(name)[0];
+    const fx = applyCoreRelocations(
+      insns,
+      [{ slot: 0, relo: { insnOff: 0, typeId, accessStr: '0', kind: CoreReloKind.TypeMatches } }],
+      btf,
+      kernel,
+    );
+    assert.equal(fx[0].poisoned, false);
+    return insns[0].imm;
+  };
+  assert.equal(check('task_struct___match'), 1);
+  assert.equal(check('sk_buff'), 1);
+  assert.equal(check('task_struct___mine'), 0);
+  assert.equal(check('no_such_type_in_kernel'), 0);
 });
