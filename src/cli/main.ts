@@ -4,6 +4,10 @@
  */
 import '../sys/index.js';
 import { UsageError } from './args.js';
+import { attachCommand, attachUsage } from './commands/attach.js';
+import { eventsCommand, eventsUsage } from './commands/events.js';
+import { featureCommand, featureUsage } from './commands/feature.js';
+import { linkCommand, linkUsage } from './commands/link.js';
 import { mapCommand, mapUsage } from './commands/map.js';
 import { objectCommand, objectUsage } from './commands/object.js';
 import { progCommand, progUsage } from './commands/prog.js';
@@ -14,7 +18,15 @@ ${objectUsage}
 
 ${progUsage}
 
-${mapUsage}`;
+${mapUsage}
+
+${attachUsage}
+
+${linkUsage}
+
+${eventsUsage}
+
+${featureUsage}`;
 
 type Handler = (argv: string[]) => void | Promise<void>;
 
@@ -22,6 +34,10 @@ const COMMANDS: Record<string, Handler> = {
   object: objectCommand,
   prog: progCommand,
   map: mapCommand,
+  attach: attachCommand,
+  link: linkCommand,
+  events: eventsCommand,
+  feature: featureCommand,
 };
 
 /** One line (plus causes that add information) for an error, without a stack trace. */
