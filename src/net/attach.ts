@@ -39,8 +39,8 @@ export interface DevTarget {
 }
 
 function where(t: DevTarget, ifindex?: number): string {
-  const dev = ifindex === undefined ? t.dev : ifTarget(ifindex, t.dev);
-  return t.netns ? `${dev} in namespace ${t.netns}` : dev;
+  if (ifindex !== undefined) return ifTarget(ifindex, t.dev, t.netns);
+  return t.netns ? `${t.dev} in namespace ${t.netns}` : t.dev;
 }
 
 /** Runs `fn(ifindex)` in the target's namespace with the device resolved there. */
@@ -97,7 +97,7 @@ export function attachXdp(prog: Program, opts: AttachXdpOptions): Attachment {
   if (via !== 'netlink') {
     try {
       return inTarget(hook, opts, (ifindex) =>
-        attachXdpLink(prog, ifindex, { mode: opts.mode, ifname: where(opts, ifindex) }),
+        attachXdpLink(prog, ifindex, { mode: opts.mode, ifname: opts.dev, netns: opts.netns }),
       );
     } catch (err) {
       // No XDP links (kernel < 5.9) shows as EINVAL from LINK_CREATE; anything else is final.
@@ -137,7 +137,8 @@ export function attachTcx(prog: Program, opts: AttachTcxOptions): Link {
       direction: opts.direction,
       anchor: opts.anchor,
       expectedRevision: opts.expectedRevision,
-      ifname: where(opts, ifindex),
+      ifname: opts.dev,
+      netns: opts.netns,
     }),
   );
 }

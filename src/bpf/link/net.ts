@@ -14,9 +14,9 @@ export type XdpAttachMode = 'generic' | 'driver' | 'hw';
 
 const XDP_MODE_FLAGS: Record<XdpAttachMode, number> = { generic: 2, driver: 4, hw: 8 };
 
-/** Describes an interface for messages: "ifindex 7 (veth0)". */
-export function ifTarget(ifindex: number, ifname?: string): string {
-  return `ifindex ${ifindex}${ifname ? ` (${ifname})` : ''}`;
+/** Describes an interface for messages: "ifindex 7 (veth0)" [+ " in namespace X"]. */
+export function ifTarget(ifindex: number, ifname?: string, netns?: string): string {
+  return `ifindex ${ifindex}${ifname ? ` (${ifname})` : ''}${netns ? ` in namespace ${netns}` : ''}`;
 }
 
 /** Options for {@link attachXdpLink}. */
@@ -25,6 +25,8 @@ export interface XdpLinkOptions {
   mode?: XdpAttachMode;
   /** Interface name, only for error messages. */
   ifname?: string;
+  /** Namespace name, only for error messages. */
+  netns?: string;
 }
 
 /** Attaches an XDP program to an interface of the current namespace through a bpf_link. */
@@ -46,7 +48,7 @@ export function attachXdpLink(prog: Program, ifindex: number, opts: XdpLinkOptio
         : code === 'EOPNOTSUPP' && opts.mode === 'driver'
           ? 'the driver has no native XDP; try mode generic'
           : undefined;
-    throw attachError(hook, ifTarget(ifindex, opts.ifname), err, hint);
+    throw attachError(hook, ifTarget(ifindex, opts.ifname, opts.netns), err, hint);
   }
 }
 
@@ -71,6 +73,8 @@ export interface TcxLinkOptions {
   expectedRevision?: bigint | number;
   /** Interface name, only for error messages. */
   ifname?: string;
+  /** Namespace name, only for error messages. */
+  netns?: string;
 }
 
 /** BPF_F_* flags for mprog anchors. */
@@ -107,7 +111,7 @@ export function attachTcxLink(prog: Program, ifindex: number, opts: TcxLinkOptio
         : code === 'EINVAL' && prog.type !== 3
           ? 'tcx needs a sched_cls program'
           : undefined;
-    throw attachError(hook, ifTarget(ifindex, opts.ifname), err, hint);
+    throw attachError(hook, ifTarget(ifindex, opts.ifname, opts.netns), err, hint);
   }
 }
 
