@@ -64,6 +64,15 @@ export function attachTracing(prog: Program, opts: TracingOptions = {}): Link {
     });
     return new Link(fd, hook);
   } catch (err) {
+    const loadedAs = prog.spec?.attachType;
+    if (loadedAs !== undefined && loadedAs !== attachType) {
+      throw attachError(
+        hook,
+        '',
+        err,
+        `the program was loaded for ${TRACING_HOOKS[loadedAs] ?? AttachType[loadedAs]}, not ${kind}`,
+      );
+    }
     if (isErrno(err, 'EINVAL') && opts.cookie === undefined) {
       try {
         return new Link(rawTracepointOpen(prog.fd.raw, undefined), hook);
