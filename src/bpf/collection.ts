@@ -8,7 +8,7 @@ import path from 'node:path';
 import { sys, type MappedRegion } from '../sys/index.js';
 import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
-import { fillKconfig, kconfigLayout } from './elf/kconfig.js';
+import { fillKconfig } from './elf/kconfig.js';
 import { loadCollectionSpec } from './elf/reader.js';
 import { BpfMap, mapInfoByFd } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
@@ -281,8 +281,7 @@ export class Collection {
     if (this.reused.has(m.name)) return;
     if (m.data) {
       const data = m.data.slice();
-      if (m.dataSection === '.kconfig' && m.btf)
-        fillKconfig(m.btf, kconfigLayout(m.btf).vars, data);
+      if (m.kconfig && m.btf) fillKconfig(m.btf, m.kconfig, data);
       map.updateBytes(new Uint8Array(4), data);
     }
     for (const c of m.contents) {

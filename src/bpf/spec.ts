@@ -43,6 +43,8 @@ export interface MapSpec {
   dataSection?: string;
   /** Freeze after initialisation (.rodata, .kconfig). */
   freeze: boolean;
+  /** For the .kconfig map: the externs to fill from the running kernel at load time. */
+  kconfig?: { name: string; type: number; offset: number; size: number; weak: boolean }[];
 }
 
 /** A variable in a global-data section, settable before load and live after. */

@@ -17,32 +17,35 @@ export interface KconfigVar {
   weak: boolean;
 }
 
-const BTF_VAR_GLOBAL_EXTERN = 2;
-
-/** Lays out the .kconfig DATASEC's variables, each aligned to its size (as libbpf does). */
-export function kconfigLayout(btf: Btf): { datasec?: number; size: number; vars: KconfigVar[] } {
+/**
+ * The .kconfig DATASEC's variables at the offsets BTF fix-up gave them (libbpf's layout).
+ * `weakNames` are the externs whose ELF symbols are weak: BTF linkage cannot say, because the
+ * fix-up must mark every extern allocated for the kernel to accept it.
+ */
+export function kconfigLayout(
+  btf: Btf,
+  weakNames: ReadonlySet<string> = new Set(),
+): { datasec?: number; size: number; vars: KconfigVar[] } {
   const ids = btf.findByName('.kconfig', BtfKind.Datasec);
   if (ids.length === 0) return { size: 0, vars: [] };
   const ds = btf.type(ids[0]!);
   if (ds.kind !== BtfKind.Datasec) return { size: 0, vars: [] };
   const vars: KconfigVar[] = [];
-  let off = 0;
+  let end = 0;
   for (const v of ds.vars) {
     const vt = btf.type(v.type);
     if (vt.kind !== BtfKind.Var) continue;
-    const size = btf.sizeof(vt.type);
-    const align = Math.min(8, Math.max(1, btf.alignof(vt.type)));
-    off = Math.ceil(off / align) * align;
+    const size = v.size || btf.sizeof(vt.type);
     vars.push({
       name: vt.name,
       type: vt.type,
-      offset: off,
+      offset: v.offset,
       size,
-      weak: vt.linkage !== BTF_VAR_GLOBAL_EXTERN,
+      weak: weakNames.has(vt.name),
     });
-    off += size;
+    end = Math.max(end, v.offset + size);
   }
-  return { datasec: ids[0], size: Math.max(8, Math.ceil(off / 8) * 8), vars };
+  return { datasec: ids[0], size: Math.max(ds.size, end), vars };
 }
 
 let cachedConfig: Map<string, string> | undefined;

@@ -32,6 +32,7 @@ import {
   SHT_NOBITS,
   SHT_PROGBITS,
   STB_LOCAL,
+  STB_WEAK,
   STT_FUNC,
   STT_SECTION,
   type ElfFile,
@@ -321,7 +322,8 @@ class Reader {
       (s) => s.sectionIndex === SHN_UNDEF && s.bind !== STB_LOCAL && s.name && s.type !== STT_FUNC,
     );
     if (externs.length === 0 || !this.btf) return;
-    const layout = kconfigLayout(this.btf);
+    const weak = new Set(externs.filter((s) => s.bind === STB_WEAK).map((s) => s.name));
+    const layout = kconfigLayout(this.btf, weak);
     if (layout.vars.length === 0) return;
     const mapName = internalMapName(this.name, '.kconfig');
     this.kconfigMap = mapName;
@@ -341,6 +343,7 @@ class Reader {
         data: new Uint8Array(layout.size),
         dataSection: '.kconfig',
         freeze: true,
+        kconfig: layout.vars,
       },
       'section .kconfig',
     );

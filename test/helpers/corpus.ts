@@ -1,0 +1,26 @@
+/** Paths and expectations of the eBPF test corpus (testdata/corpus), shared by tests. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (tests run from dist/test/...). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** The built object of corpus program `name`; fails loudly when the corpus was not built. */
+export function corpusObject(name: string): string {
+  const p = path.join(ROOT, 'testdata', 'corpus', 'build', `${name}.o`);
+  if (!existsSync(p))
+    throw new Error(`corpus object ${p} missing: run 'bash scripts/build-testdata.sh'`);
+  return p;
+}
+
+/** testdata/corpus/expect.json, parsed. */
+export function corpusExpect(): {
+  packets: Record<string, { hex: string; length: number }>;
+  objects: Record<string, Record<string, unknown>>;
+} {
+  return JSON.parse(readFileSync(path.join(ROOT, 'testdata', 'corpus', 'expect.json'), 'utf8'));
+}
+
+/** The iovisor CLI entry point. */
+export const CLI = path.join(ROOT, 'bin', 'iovisor');
