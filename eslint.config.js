@@ -41,7 +41,7 @@ const layerRule = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'docs/api/**'] },
+  { ignores: ['dist/**', '.dist-*/**', 'node_modules/**', 'web/dist/**', 'docs/api/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -22,5 +22,8 @@ export function corpusExpect(): {
   return JSON.parse(readFileSync(path.join(ROOT, 'testdata', 'corpus', 'expect.json'), 'utf8'));
 }
 
-/** The iovisor CLI entry point. */
-export const CLI = path.join(ROOT, 'bin', 'iovisor');
+/**
+ * The compiled CLI next to this compiled helper, so a test run from any output directory
+ * (dist/ or a private one, see docs/dev/helpers.md) exercises the code it was built with.
+ */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
