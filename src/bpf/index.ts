@@ -22,3 +22,7 @@ export {
 export { sectionDef, sectionPatterns, type SectionDef } from './elf/sections.js';
 export { Btf, BtfError } from './btf/btf.js';
 export { BtfKind, type BtfType } from './btf/types.js';
+export * from './link/index.js';
+export * from './ringbuf.js';
+export * from './perf.js';
+export * as features from './features/index.js';

@@ -109,3 +109,4 @@ export {
   type XdpMode,
   type XdpNetlinkOptions,
 } from './tc.js';
+export * from './attach.js';
