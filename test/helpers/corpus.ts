@@ -26,4 +26,11 @@ export function corpusExpect(): {
  * The compiled CLI next to this compiled helper, so a test run from any output directory
  * (dist/ or a private one, see docs/dev/helpers.md) exercises the code it was built with.
  */
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
+export const CLI = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'src',
+  'cli',
+  'main.js',
+);

@@ -63,7 +63,8 @@ function sumPerCpu(values: Json[]): Json {
   if (typeof first === 'number') return (values as number[]).reduce((a, b) => a + b, 0);
   if (first && typeof first === 'object' && !Array.isArray(first)) {
     const out: Record<string, Json> = {};
-    for (const k of Object.keys(first)) out[k] = sumPerCpu(values.map((v) => (v as Record<string, Json>)[k]!));
+    for (const k of Object.keys(first))
+      out[k] = sumPerCpu(values.map((v) => (v as Record<string, Json>)[k]!));
     return out;
   }
   return first ?? null;
@@ -73,7 +74,9 @@ const sortKey = (e: Entry): string => JSON.stringify(e.key);
 
 /** Machine-specific kconfig values, recomputed independently of the loader. */
 function kconfigSeen(): Record<string, Json> {
-  const [a, b, c] = release().split(/[.-]/).map((x) => parseInt(x, 10) || 0);
+  const [a, b, c] = release()
+    .split(/[.-]/)
+    .map((x) => parseInt(x, 10) || 0);
   return { kernel_version: (a! << 16) + (b! << 8) + Math.min(c!, 255) };
 }
 
@@ -92,7 +95,10 @@ for (const [objName, obj] of Object.entries(objects)) {
         for (const [prog, p] of rejects) {
           const v = p.verifierRejects!;
           assert.match(r.stderr, new RegExp(`load program ${prog}: verifier rejected it`));
-          assert.ok(r.stderr.includes(`:${v.sourceLine}: ${v.sourceText}`), `stderr names the C line: ${r.stderr}`);
+          assert.ok(
+            r.stderr.includes(`:${v.sourceLine}: ${v.sourceText}`),
+            `stderr names the C line: ${r.stderr}`,
+          );
           assert.ok(r.stderr.includes('invalid access to packet'), r.stderr);
         }
         assert.equal(r.stderr.trim().split('\n').length, 1, 'one clear line');
@@ -106,24 +112,33 @@ for (const [objName, obj] of Object.entries(objects)) {
     // Load once to check the declared shape of every map and program.
     const dir = pinDir();
     try {
-      const loaded = iovisorJSON<{ programs: { name: string; section: string }[]; maps: { name: string; pin: string }[] }>(
-        'object', 'load', file, '--pin', dir,
-      );
+      const loaded = iovisorJSON<{
+        programs: { name: string; section: string }[];
+        maps: { name: string; pin: string }[];
+      }>('object', 'load', file, '--pin', dir);
       for (const [name, p] of Object.entries(obj.programs)) {
         const got = loaded.programs.find((x) => x.name === name);
         assert.ok(got, `program ${name} loaded`);
         assert.equal(got.section, p.section);
-        const show = iovisorJSON<{ type: string; name: string }>('prog', 'show', path.join(dir, name));
+        const show = iovisorJSON<{ type: string; name: string }>(
+          'prog',
+          'show',
+          path.join(dir, name),
+        );
         assert.equal(show.type, p.type);
       }
       for (const [name, m] of Object.entries(obj.maps)) {
-        const show = iovisorJSON<{ type: string; key_size: number; value_size: number; max_entries: number }>(
-          'map', 'show', path.join(dir, 'maps', pinName(name)),
-        );
+        const show = iovisorJSON<{
+          type: string;
+          key_size: number;
+          value_size: number;
+          max_entries: number;
+        }>('map', 'show', path.join(dir, 'maps', pinName(name)));
         assert.equal(show.type, m.type, `map ${name} type`);
         assert.equal(show.key_size, m.keySize, `map ${name} key size`);
         assert.equal(show.value_size, m.valueSize, `map ${name} value size`);
-        if (m.maxEntries !== null) assert.equal(show.max_entries, m.maxEntries, `map ${name} max entries`);
+        if (m.maxEntries !== null)
+          assert.equal(show.max_entries, m.maxEntries, `map ${name} max entries`);
       }
       for (const [section, vars] of Object.entries(obj.globals ?? {})) {
         if (Object.keys(vars).some((k) => k.startsWith('$'))) continue;
@@ -141,7 +156,13 @@ for (const [objName, obj] of Object.entries(objects)) {
         const d = pinDir();
         try {
           iovisorJSON('object', 'load', file, '--pin', d);
-          const res = iovisorJSON<{ retval: number }>('prog', 'run', path.join(d, progName), '--data-in', packetFile(run.packet));
+          const res = iovisorJSON<{ retval: number }>(
+            'prog',
+            'run',
+            path.join(d, progName),
+            '--data-in',
+            packetFile(run.packet),
+          );
           assert.equal(res.retval, run.retval, `${progName} on ${run.packet}: return value`);
           for (const [section, vars] of Object.entries(run.after?.globals ?? {})) {
             const pin = path.join(d, 'maps', pinName(internalMapName(objName, section)));
@@ -164,16 +185,27 @@ for (const [objName, obj] of Object.entries(objects)) {
             const percpu = obj.maps[mapName]?.percpu === true;
             const got = dump.map((e) => {
               if (entries[0]?.innerMap !== undefined) {
-                const name = Object.keys(obj.maps).find((n) => iovisorJSON<{ id: number }>('map', 'show', path.join(d, 'maps', pinName(n))).id === e.value);
+                const name = Object.keys(obj.maps).find(
+                  (n) =>
+                    iovisorJSON<{ id: number }>('map', 'show', path.join(d, 'maps', pinName(n)))
+                      .id === e.value,
+                );
                 return { key: e.key, innerMap: name };
               }
               if (entries[0]?.program !== undefined) {
-                const name = Object.keys(obj.programs).find((n) => iovisorJSON<{ id: number }>('prog', 'show', path.join(d, n)).id === e.value);
+                const name = Object.keys(obj.programs).find(
+                  (n) =>
+                    iovisorJSON<{ id: number }>('prog', 'show', path.join(d, n)).id === e.value,
+                );
                 return { key: e.key, program: name };
               }
               return { key: e.key, value: percpu ? sumPerCpu(e.value as Json[]) : e.value };
             });
-            assert.deepEqual(got.sort((a, b) => sortKey(a).localeCompare(sortKey(b))), [...entries].sort((a, b) => sortKey(a).localeCompare(sortKey(b))), `${progName}: map ${mapName} after the run`);
+            assert.deepEqual(
+              got.sort((a, b) => sortKey(a).localeCompare(sortKey(b))),
+              [...entries].sort((a, b) => sortKey(a).localeCompare(sortKey(b))),
+              `${progName}: map ${mapName} after the run`,
+            );
           }
         } finally {
           rmSync(d, { recursive: true, force: true });
