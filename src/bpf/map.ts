@@ -310,6 +310,7 @@ export class BpfMap {
    * with `new ArrayBuffer` live outside V8's moving heap, so the pointers stay valid.
    */
   private scratch?: {
+    attrAddr: bigint;
     attr: Uint8Array;
     dv: DataView;
     key: Uint8Array;
@@ -329,6 +330,7 @@ export class BpfMap {
     const s = sys();
     this.scratch = {
       attr,
+      attrAddr: s.address(attr),
       dv: new DataView(attr.buffer),
       key,
       value,
@@ -340,6 +342,9 @@ export class BpfMap {
     return this.scratch;
   }
 
+  /** Which pointers the scratch attr currently holds, so hot loops rewrite nothing. */
+  private attrState = '';
+
   /** Issues one element command with the scratch key (or NULL) and a second pointer. */
   private elemOp(
     cmd: BpfCmd,
@@ -349,32 +354,46 @@ export class BpfMap {
   ): void {
     const s = this.ops();
     if (key) {
-      if (key.byteLength !== this.keySize)
+      if (key.byteLength !== this.keySize) {
         throw new Error(
           `map ${this.name}: key must be ${this.keySize} bytes, got ${key.byteLength}`,
         );
+      }
       s.key.set(key);
     }
-    s.dv.setUint32(0, this.fd.raw, true);
-    s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
-    s.dv.setBigUint64(
-      16,
-      second === 'value' ? s.valueAddr : second === 'next' ? s.nextAddr : 0n,
-      true,
-    );
-    s.dv.setBigUint64(24, BigInt(flags), true);
-    sys().bpf(cmd, s.attr);
+    const state = `${key ? 'k' : '-'}${second}${flags}`;
+    if (state !== this.attrState) {
+      s.dv.setUint32(0, this.fd.raw, true);
+      s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
+      s.dv.setBigUint64(
+        16,
+        second === 'value' ? s.valueAddr : second === 'next' ? s.nextAddr : 0n,
+        true,
+      );
+      s.dv.setUint32(24, flags, true);
+      s.dv.setUint32(28, 0, true);
+      this.attrState = state;
+    }
+    sys().bpfAt(cmd, s.attrAddr, BPF_ATTR_SIZE);
   }
 
-  /** Raw lookup: the value bytes, or undefined when the key is absent. */
-  lookupBytes(key: Uint8Array): Uint8Array | undefined {
+  /**
+   * Raw lookup: the value bytes, or undefined when the key is absent. With `out`, the value is
+   * copied there (and `out` returned) instead of into a new buffer.
+   */
+  lookupBytes(key: Uint8Array, out?: Uint8Array): Uint8Array | undefined {
     try {
       this.elemOp(BpfCmd.MAP_LOOKUP_ELEM, key, 'value', 0);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: lookup: ${(err as Error).message}`, { cause: err });
     }
-    return this.ops().value.slice(0, this.valueBufferSize);
+    const v = this.ops().value;
+    if (out) {
+      out.set(v.subarray(0, Math.min(out.byteLength, this.valueBufferSize)));
+      return out;
+    }
+    return v.slice(0, this.valueBufferSize);
   }
 
   /** Looks a key up and decodes the value; undefined when absent. */
@@ -451,47 +470,66 @@ export class BpfMap {
   }
 
   /**
-   * BPF_MAP_LOOKUP_BATCH over the whole map: returns raw keys and values. `chunk` entries are
-   * fetched per call.
+   * BPF_MAP_LOOKUP_BATCH over the whole map into packed buffers: `count` keys of `keySize` bytes
+   * and values of `valueBufferSize` bytes. `chunk` entries are fetched per call; the buffers grow
+   * as needed (hash maps can briefly hold more than max_entries while being updated).
    */
-  lookupBatchBytes(chunk = 1024): { keys: Uint8Array[]; values: Uint8Array[] } {
-    const vsz = this.valueBufferSize;
-    const keys = new Uint8Array(chunk * this.keySize);
-    const values = new Uint8Array(chunk * vsz);
-    const cursorSize = Math.max(8, this.keySize);
+  lookupBatchPacked(chunk = 4096): { keys: Uint8Array; values: Uint8Array; count: number } {
+    const ks = this.keySize;
+    const vs = this.valueBufferSize;
+    let cap = Math.max(chunk, Math.min(this.maxEntries, 1 << 20));
+    let keys = new Uint8Array(cap * ks);
+    let values = new Uint8Array(cap * vs);
+    const cursorSize = Math.max(8, ks);
     const inB = new Uint8Array(cursorSize);
     const outB = new Uint8Array(cursorSize);
-    const outK: Uint8Array[] = [];
-    const outV: Uint8Array[] = [];
+    let count = 0;
     let first = true;
     for (;;) {
+      if (count + chunk > cap) {
+        cap = Math.max(cap * 2, count + chunk);
+        const k2 = new Uint8Array(cap * ks);
+        k2.set(keys.subarray(0, count * ks));
+        const v2 = new Uint8Array(cap * vs);
+        v2.set(values.subarray(0, count * vs));
+        keys = k2;
+        values = v2;
+      }
       const a = new Attr()
         .ptr(0, first ? undefined : inB)
         .ptr(8, outB)
-        .ptr(16, keys)
-        .ptr(24, values)
+        .ptr(16, keys.subarray(count * ks))
+        .ptr(24, values.subarray(count * vs))
         .u32(32, chunk)
         .u32(36, this.fd.raw);
       let done = false;
       try {
         sys().bpf(BpfCmd.MAP_LOOKUP_BATCH, a.bytes);
       } catch (err) {
-        if (!isErrno(err, 'ENOENT'))
+        if (!isErrno(err, 'ENOENT')) {
           throw new Error(`map ${this.name}: lookup batch: ${(err as Error).message}`, {
             cause: err,
           });
+        }
         done = true;
       }
-      const n = a.getU32(32);
-      for (let i = 0; i < n; i++) {
-        outK.push(keys.slice(i * this.keySize, (i + 1) * this.keySize));
-        outV.push(values.slice(i * vsz, (i + 1) * vsz));
-      }
+      count += a.getU32(32);
       if (done) break;
       inB.set(outB);
       first = false;
     }
-    return { keys: outK, values: outV };
+    return { keys: keys.subarray(0, count * ks), values: values.subarray(0, count * vs), count };
+  }
+
+  /** BPF_MAP_LOOKUP_BATCH over the whole map: raw keys and values, one array entry each. */
+  lookupBatchBytes(chunk = 4096): { keys: Uint8Array[]; values: Uint8Array[] } {
+    const { keys, values, count } = this.lookupBatchPacked(chunk);
+    const ks = this.keySize;
+    const vs = this.valueBufferSize;
+    return {
+      keys: Array.from({ length: count }, (_, i) => keys.subarray(i * ks, (i + 1) * ks)),
+      values: Array.from({ length: count }, (_, i) => values.subarray(i * vs, (i + 1) * vs)),
+    };
   }
 
   /** BPF_MAP_UPDATE_BATCH with packed raw keys and values; returns the count written. */

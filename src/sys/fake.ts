@@ -66,6 +66,10 @@ export class FakeSys implements Sys {
     return base;
   }
 
+  bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number {
+    return this.bpf(cmd, this.deref(attrAddress, size));
+  }
+
   bpf(cmd: BpfCmd, attr: Uint8Array): number {
     this.calls.push(cmd);
     const dv = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);

@@ -19,6 +19,9 @@ function makeRealSys(): Sys {
   // A fixed prototype for bpf(2): koffi's variadic calls re-parse argument types on every call,
   // which costs ~15% on hot map operations. Integer arguments travel the same way either way.
   const bpfCall = lib.func('long syscall(long number, int cmd, void *attr, unsigned int size)');
+  const bpfCallAt = lib.func(
+    'long syscall(long number, int cmd, uint64_t attr, unsigned int size)',
+  );
   const close = lib.func('int close(int fd)');
   const mmap = lib.func(
     'void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)',
@@ -70,6 +73,15 @@ function makeRealSys(): Sys {
         if (r >= 0) return r;
         const errno = koffi.errno();
         // A signal can interrupt the verifier; the kernel asks us to retry (cilium does too).
+        if (errno === 11 && cmd === BpfCmd.PROG_LOAD) continue;
+        throw new SysError(`bpf(BPF_${BpfCmd[cmd] ?? cmd})`, errno);
+      }
+    },
+    bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number {
+      for (;;) {
+        const r = Number(bpfCallAt(SYS_bpf, cmd, attrAddress, size));
+        if (r >= 0) return r;
+        const errno = koffi.errno();
         if (errno === 11 && cmd === BpfCmd.PROG_LOAD) continue;
         throw new SysError(`bpf(BPF_${BpfCmd[cmd] ?? cmd})`, errno);
       }

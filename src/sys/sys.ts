@@ -25,6 +25,11 @@ export interface EpollEvent {
 export interface Sys {
   /** bpf(2). Returns the non-negative result (often an fd); throws SysError on failure. */
   bpf(cmd: BpfCmd, attr: Uint8Array): number;
+  /**
+   * bpf(2) on an attr given by address (see {@link address}): the hot path for map element
+   * operations, which reuse one attr buffer and skip koffi's per-call buffer handling.
+   */
+  bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number;
   /** The address of a buffer, to embed in an attr. Valid while the buffer is alive and unmoved. */
   address(buf: Uint8Array): bigint;
   /** close(2). */
