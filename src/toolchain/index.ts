@@ -1,0 +1,9 @@
+/**
+ * Developer tools: the clang driver, typed bindings, object disassembly, the ISA conformance
+ * runner, pcap/pcapng files, the packet test harness and project scaffolding.
+ */
+export * from './build.js';
+export * from './gen.js';
+export * from './pcap.js';
+export * from './packets.js';
+export * from './harness.js';
