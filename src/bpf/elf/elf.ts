@@ -82,6 +82,15 @@ export interface ElfFile {
 
 const MAX_SECTIONS = 65535;
 
+const utf8 = new TextDecoder();
+
+/** Reads a u64 as a number without going through BigInt (hot: every section and symbol). */
+function u64(dv: DataView, off: number, what: string): number {
+  const hi = dv.getUint32(off + 4, true);
+  if (hi > 0x1fffff) throw new ElfError(`${what}: value too large`);
+  return hi * 2 ** 32 + dv.getUint32(off, true);
+}
+
 function cstring(bytes: Uint8Array, off: number, what: string): string {
   if (off < 0 || off >= bytes.byteLength) {
     if (off === 0 && bytes.byteLength === 0) return '';
@@ -92,7 +101,7 @@ function cstring(bytes: Uint8Array, off: number, what: string): string {
   let end = off;
   while (end < bytes.byteLength && bytes[end] !== 0) end++;
   if (end >= bytes.byteLength) throw new ElfError(`${what}: unterminated string at offset ${off}`);
-  return new TextDecoder().decode(bytes.subarray(off, end));
+  return utf8.decode(bytes.subarray(off, end));
 }
 
 function slice(file: Uint8Array, off: number, size: number, what: string): Uint8Array {
@@ -110,11 +119,6 @@ function slice(file: Uint8Array, off: number, size: number, what: string): Uint8
   return file.subarray(off, off + size);
 }
 
-function safeNumber(v: bigint, what: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ElfError(`${what}: value ${v} too large`);
-  return Number(v);
-}
-
 /** Parses an ELF64 little-endian file. */
 export function parseElf(file: Uint8Array): ElfFile {
   if (file.byteLength < 64)
@@ -127,7 +131,7 @@ export function parseElf(file: Uint8Array): ElfFile {
     throw new ElfError('not a little-endian ELF file (big-endian eBPF objects are not supported)');
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const machine = dv.getUint16(18, true);
-  const shoff = safeNumber(dv.getBigUint64(40, true), 'e_shoff');
+  const shoff = u64(dv, 40, 'e_shoff');
   const shentsize = dv.getUint16(58, true);
   const shnum = dv.getUint16(60, true);
   const shstrndx = dv.getUint16(62, true);
@@ -141,8 +145,8 @@ export function parseElf(file: Uint8Array): ElfFile {
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * shentsize;
     const type = dv.getUint32(o + 4, true);
-    const offset = safeNumber(dv.getBigUint64(o + 24, true), `section ${i} offset`);
-    const size = safeNumber(dv.getBigUint64(o + 32, true), `section ${i} size`);
+    const offset = u64(dv, o + 24, `section ${i} offset`);
+    const size = u64(dv, o + 32, `section ${i} size`);
     nameOffs.push(dv.getUint32(o, true));
     raw.push({
       index: i,
@@ -151,7 +155,7 @@ export function parseElf(file: Uint8Array): ElfFile {
       size,
       link: dv.getUint32(o + 40, true),
       info: dv.getUint32(o + 44, true),
-      entsize: safeNumber(dv.getBigUint64(o + 56, true), `section ${i} entsize`),
+      entsize: u64(dv, o + 56, `section ${i} entsize`),
       data:
         type === SHT_NOBITS || i === 0
           ? new Uint8Array(0)
@@ -183,8 +187,8 @@ export function parseElf(file: Uint8Array): ElfFile {
         type: info & 0xf,
         visibility: sdv.getUint8(o + 5) & 3,
         sectionIndex: sdv.getUint16(o + 6, true),
-        value: safeNumber(sdv.getBigUint64(o + 8, true), `symbol ${i} value`),
-        size: safeNumber(sdv.getBigUint64(o + 16, true), `symbol ${i} size`),
+        value: u64(sdv, o + 8, `symbol ${i} value`),
+        size: u64(sdv, o + 16, `symbol ${i} size`),
       });
     }
   }
@@ -198,16 +202,15 @@ export function parseElf(file: Uint8Array): ElfFile {
     const rdv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
     const list: ElfRelocation[] = [];
     for (let i = 0; i + entsize <= s.data.byteLength; i += entsize) {
-      const info = rdv.getBigUint64(i + 8, true);
-      const symIdx = Number(info >> 32n);
+      const symIdx = rdv.getUint32(i + 12, true);
       const symbol = symbols[symIdx];
       if (!symbol)
         throw new ElfError(
           `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
         );
       list.push({
-        offset: safeNumber(rdv.getBigUint64(i, true), `${s.name} relocation offset`),
-        type: Number(info & 0xffffffffn),
+        offset: u64(rdv, i, `${s.name} relocation offset`),
+        type: rdv.getUint32(i + 8, true),
         symbol,
         addend: s.type === SHT_RELA ? rdv.getBigInt64(i + 16, true) : 0n,
       });
