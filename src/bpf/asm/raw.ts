@@ -23,15 +23,21 @@ export const OP_CALL = 0x85;
 /** Opcode of exit (BPF_JMP | BPF_EXIT). */
 export const OP_EXIT = 0x95;
 
-/** ld_imm64 src_reg values (BPF_PSEUDO_*). */
+/** ld_imm64 src_reg: imm is a map fd (BPF_PSEUDO_MAP_FD). */
 export const PSEUDO_MAP_FD = 1;
+/** ld_imm64 src_reg: a pointer into a map's value, fd in slot 1 and offset in slot 2. */
 export const PSEUDO_MAP_VALUE = 2;
+/** ld_imm64 src_reg: imm is a kernel BTF id of a variable (typed ksym). */
 export const PSEUDO_BTF_ID = 3;
+/** ld_imm64 src_reg: imm is the relative offset of a function (callbacks). */
 export const PSEUDO_FUNC = 4;
+/** ld_imm64 src_reg: imm indexes fd_array for a map. */
 export const PSEUDO_MAP_IDX = 5;
+/** ld_imm64 src_reg: a map value pointer, map from fd_array. */
 export const PSEUDO_MAP_IDX_VALUE = 6;
-/** call src_reg values. */
+/** call src_reg: a bpf-to-bpf call, imm is the relative offset of the callee. */
 export const PSEUDO_CALL = 1;
+/** call src_reg: a kfunc call, imm is the kernel BTF id of the function. */
 export const PSEUDO_KFUNC_CALL = 2;
 
 /** Decodes little-endian instruction bytes into slots. Throws when the length is not a multiple of 8. */

@@ -7,13 +7,17 @@
 import { Btf, BtfError } from './btf.js';
 import { BtfKind, type BtfType, type BtfVarSecinfo } from './types.js';
 
-/** VAR linkage values (enum btf_var_linkage / btf_func_linkage). */
+/** VAR linkage: static (enum btf_var_linkage). */
 export const VAR_STATIC = 0;
+/** VAR linkage: a global with storage in the object. */
 export const VAR_GLOBAL_ALLOCATED = 1;
+/** VAR linkage: an extern, resolved at load time (kconfig, ksyms). */
 export const VAR_GLOBAL_EXTERN = 2;
-/** FUNC linkage values (enum btf_func_linkage). */
+/** FUNC linkage: static (enum btf_func_linkage). */
 export const FUNC_STATIC = 0;
+/** FUNC linkage: global, verified on its own by the kernel. */
 export const FUNC_GLOBAL = 1;
+/** FUNC linkage: extern (kfuncs); the kernel refuses it in program BTF. */
 export const FUNC_EXTERN = 2;
 
 /** Name of the placeholder VAR standing in for an extern function in `.ksyms` (libbpf's name). */
