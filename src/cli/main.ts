@@ -11,6 +11,12 @@ import { linkCommand, linkUsage } from './commands/link.js';
 import { mapCommand, mapUsage } from './commands/map.js';
 import { objectCommand, objectUsage } from './commands/object.js';
 import { progCommand, progUsage } from './commands/prog.js';
+import { buildCommand, buildUsage } from './commands/build.js';
+import { conformanceCommand, conformanceUsage } from './commands/conformance.js';
+import { disasmCommand, disasmUsage } from './commands/disasm.js';
+import { genCommand, genUsage } from './commands/gen.js';
+import { initCommand, initUsage } from './commands/init.js';
+import { testCommand, testUsage } from './commands/test.js';
 
 const USAGE = `usage: iovisor <command> ...
 
@@ -26,7 +32,19 @@ ${linkUsage}
 
 ${eventsUsage}
 
-${featureUsage}`;
+${featureUsage}
+
+${buildUsage}
+
+${genUsage}
+
+${disasmUsage}
+
+${conformanceUsage}
+
+${testUsage}
+
+${initUsage}`;
 
 type Handler = (argv: string[]) => void | Promise<void>;
 
@@ -38,6 +56,12 @@ const COMMANDS: Record<string, Handler> = {
   link: linkCommand,
   events: eventsCommand,
   feature: featureCommand,
+  build: buildCommand,
+  gen: genCommand,
+  disasm: disasmCommand,
+  conformance: conformanceCommand,
+  test: testCommand,
+  init: initCommand,
 };
 
 /** One line (plus causes that add information) for an error, without a stack trace. */

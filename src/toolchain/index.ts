@@ -7,3 +7,6 @@ export * from './gen.js';
 export * from './pcap.js';
 export * from './packets.js';
 export * from './harness.js';
+export * from './disasm.js';
+export * from './conformance.js';
+export * from './init.js';
