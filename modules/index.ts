@@ -1,0 +1,8 @@
+/** The built-in IO modules, ready to hand to a data plane. */
+import type { ModuleType } from '../src/dataplane/index.js';
+import { bridge } from './bridge/index.js';
+
+export { bridge };
+
+/** Every built-in module type. */
+export const builtinModules: ModuleType[] = [bridge];

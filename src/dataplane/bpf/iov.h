@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * iovisor patch panel: what every IO module shares to pass packets along a service chain
+ * inside the kernel (after Polycube's PatchPanel and Hover's forward chains).
+ *
+ * A packet's position travels in skb->cb:
+ *   cb[0] = global port id (gid) = instance id << 6 | local port index
+ *   cb[1] = direction (IOV_DIR_IN: entering the module through the port; IOV_DIR_OUT: leaving)
+ *           | position in the port's transparent chain << 8
+ * Modules move on with iov_continue() (tail calls through iov_patch, slot = instance id),
+ * leave to netdevs with bpf_redirect_peer/bpf_redirect, flood with clones re-entering through
+ * the loop device (skb->mark carries the port), and punt to their controller through iov_pktin.
+ *
+ * Every map here is pinned by name: each module object declares them, and the loader pins the
+ * data plane's shared copies into the instance's pin directory first, so all objects share one
+ * patch panel.
+ */
+#ifndef IOV_H
+#define IOV_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define IOV_MAX_SLOTS 1024
+#define IOV_PORT_BITS 6
+#define IOV_PORT_MASK 63
+#define IOV_CHAIN_MAX 4
+#define IOV_FLOOD_MAX 16
+
+#define IOV_DIR_IN 0
+#define IOV_DIR_OUT 1
+
+/* skb->mark of a packet re-entering through the loop device: magic | dir << 16 | gid. */
+#define IOV_MARK_MAGIC 0xa5000000u
+#define IOV_MARK_MAGIC_MASK 0xff000000u
+
+/* What a port's far side is. */
+#define IOV_PEER_NONE 0
+#define IOV_PEER_HOST 1   /* veth whose other end is in a host namespace: bpf_redirect_peer */
+#define IOV_PEER_NETDEV 2 /* a netdev in the data plane namespace: bpf_redirect to egress */
+#define IOV_PEER_MODULE 3 /* another instance's port: tail call */
+
+struct iov_port {
+	__u32 ifindex;
+	__u32 peer_gid;
+	__u8 peer_kind;
+	__u8 n_in;
+	__u8 n_out;
+	__u8 pad;
+	__u32 in_chain[IOV_CHAIN_MAX];
+	__u32 out_chain[IOV_CHAIN_MAX];
+};
+
+struct iov_stats {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 drops;
+};
+
+#define IOV_PKTIN_MAX 1536
+struct iov_pktin {
+	__u32 instance;
+	__u32 gid;
+	__u32 reason;
+	__u32 arg;
+	__u32 len;
+	__u32 vlan;
+	__u8 data[IOV_PKTIN_MAX];
+};
+
+/* iov_cfg slots. */
+#define IOV_CFG_LOOP_IFINDEX 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, IOV_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_patch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct iov_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct iov_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_pktin SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_cfg SEC(".maps");
+
+static __always_inline __u32 iov_gid(struct __sk_buff *skb)
+{
+	return skb->cb[0];
+}
+
+static __always_inline __u32 iov_instance(struct __sk_buff *skb)
+{
+	return skb->cb[0] >> IOV_PORT_BITS;
+}
+
+/* The local index of the port the packet came in on (standard modules). */
+static __always_inline __u32 iov_in_port(struct __sk_buff *skb)
+{
+	return skb->cb[0] & IOV_PORT_MASK;
+}
+
+static __always_inline __u32 iov_dir(struct __sk_buff *skb)
+{
+	return skb->cb[1] & 0xff;
+}
+
+static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
+{
+	return bpf_map_lookup_elem(&iov_stats, &gid);
+}
+
+/* Drops the packet, counted against the port it is at. */
+static __always_inline int iov_drop(struct __sk_buff *skb)
+{
+	struct iov_stats *s = iov_stats_of(skb->cb[0]);
+	if (s)
+		s->drops++;
+	return TC_ACT_SHOT;
+}
+
+/*
+ * Moves the packet on from where cb says it is: through the rest of the port's transparent
+ * chain, into the owning module, or out to the port's peer. Every step that leaves this
+ * program is a tail call or a redirect; a failed tail call (empty slot) drops and counts.
+ */
+static __always_inline int iov_continue(struct __sk_buff *skb)
+{
+	for (int hop = 0; hop < 4; hop++) {
+		__u32 gid = skb->cb[0];
+		__u32 dir = skb->cb[1] & 0xff;
+		__u32 pos = (skb->cb[1] >> 8) & 0xff;
+		struct iov_port *p = bpf_map_lookup_elem(&iov_ports, &gid);
+		struct iov_stats *s;
+		if (!p)
+			return TC_ACT_SHOT;
+		if (dir == IOV_DIR_IN) {
+			if (pos < p->n_in && pos < IOV_CHAIN_MAX) {
+				skb->cb[1] = IOV_DIR_IN | ((pos + 1) << 8);
+				bpf_tail_call(skb, &iov_patch, p->in_chain[pos]);
+				return iov_drop(skb);
+			}
+			s = iov_stats_of(gid);
+			if (s) {
+				s->rx_packets++;
+				s->rx_bytes += skb->len;
+			}
+			skb->cb[1] = IOV_DIR_IN | (0xff << 8);
+			bpf_tail_call(skb, &iov_patch, gid >> IOV_PORT_BITS);
+			return iov_drop(skb);
+		}
+		if (pos < p->n_out && pos < IOV_CHAIN_MAX) {
+			skb->cb[1] = IOV_DIR_OUT | ((pos + 1) << 8);
+			bpf_tail_call(skb, &iov_patch, p->out_chain[pos]);
+			return iov_drop(skb);
+		}
+		s = iov_stats_of(gid);
+		if (s) {
+			s->tx_packets++;
+			s->tx_bytes += skb->len;
+		}
+		switch (p->peer_kind) {
+		case IOV_PEER_HOST:
+			return bpf_redirect_peer(p->ifindex, 0);
+		case IOV_PEER_NETDEV:
+			return bpf_redirect(p->ifindex, 0);
+		case IOV_PEER_MODULE:
+			skb->cb[0] = p->peer_gid;
+			skb->cb[1] = IOV_DIR_IN;
+			continue;
+		default:
+			return iov_drop(skb);
+		}
+	}
+	return iov_drop(skb);
+}
+
+/* Sends the packet out of local port `port` of the current (standard) instance. */
+static __always_inline int iov_out(struct __sk_buff *skb, __u32 port)
+{
+	skb->cb[0] = (skb->cb[0] & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK);
+	skb->cb[1] = IOV_DIR_OUT;
+	return iov_continue(skb);
+}
+
+/*
+ * Sends a copy out of local port `port`: the clone re-enters through the loop device with the
+ * port in skb->mark, so it still passes that port's egress chain. The original is untouched.
+ */
+static __always_inline int iov_clone_out(struct __sk_buff *skb, __u32 port)
+{
+	__u32 k = IOV_CFG_LOOP_IFINDEX;
+	__u32 *loop = bpf_map_lookup_elem(&iov_cfg, &k);
+	__u32 gid = (skb->cb[0] & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK);
+	__u32 mark = skb->mark;
+	int r;
+	if (!loop || !*loop)
+		return -1;
+	skb->mark = IOV_MARK_MAGIC | (IOV_DIR_OUT << 16) | gid;
+	r = bpf_clone_redirect(skb, *loop, BPF_F_INGRESS);
+	skb->mark = mark;
+	return r;
+}
+
+/* Hands the packet to the instance's controller (slow path) and consumes it. */
+static __always_inline int iov_packet_in(struct __sk_buff *skb, __u32 reason, __u32 arg)
+{
+	struct iov_pktin *rec = bpf_ringbuf_reserve(&iov_pktin, sizeof(*rec), 0);
+	__u32 len = skb->len;
+	if (!rec)
+		return iov_drop(skb);
+	if (len > IOV_PKTIN_MAX)
+		len = IOV_PKTIN_MAX;
+	rec->instance = skb->cb[0] >> IOV_PORT_BITS;
+	rec->gid = skb->cb[0];
+	rec->reason = reason;
+	rec->arg = arg;
+	rec->len = len;
+	rec->vlan = skb->vlan_present ? (0x10000 | skb->vlan_tci) : 0;
+	if (len < ETH_HLEN || bpf_skb_load_bytes(skb, 0, rec->data, len) < 0) {
+		bpf_ringbuf_discard(rec, 0);
+		return iov_drop(skb);
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return TC_ACT_SHOT;
+}
+
+#endif
