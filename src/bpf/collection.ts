@@ -93,32 +93,34 @@ export class Variable {
 /** Live memory of a global-data section: mmap when the map allows it, else syscalls. */
 class SectionMemory {
   private region?: MappedRegion;
+  private tried = false;
   constructor(
     private readonly map: BpfMap,
-    writable: boolean,
-  ) {
-    if ((map.flags & BPF_F_MMAPABLE) !== 0) {
-      try {
-        const len = Math.ceil(map.valueSize / 4096) * 4096;
-        this.region = sys().mmap(
-          map.fd.raw,
-          len,
-          PROT_READ | (writable ? PROT_WRITE : 0),
-          MAP_SHARED,
-          0,
-        );
-      } catch {
-        this.region = undefined;
-      }
+    private readonly writable: boolean,
+  ) {}
+  /** Maps the section on first use: most loads never touch their variables from JS. */
+  private mapped(): MappedRegion | undefined {
+    if (this.tried) return this.region;
+    this.tried = true;
+    if ((this.map.flags & BPF_F_MMAPABLE) === 0) return undefined;
+    try {
+      const len = Math.ceil(this.map.valueSize / 4096) * 4096;
+      const prot = PROT_READ | (this.writable ? PROT_WRITE : 0);
+      this.region = sys().mmap(this.map.fd.raw, len, prot, MAP_SHARED, 0);
+    } catch {
+      this.region = undefined;
     }
+    return this.region;
   }
   read(): Uint8Array {
-    if (this.region) return this.region.bytes.subarray(0, this.map.valueSize);
+    const r = this.mapped();
+    if (r) return r.bytes.subarray(0, this.map.valueSize);
     return this.map.lookupBytes(new Uint8Array(4)) ?? new Uint8Array(this.map.valueSize);
   }
   write(off: number, b: Uint8Array): void {
-    if (this.region) {
-      this.region.bytes.set(b, off);
+    const r = this.mapped();
+    if (r) {
+      r.bytes.set(b, off);
       return;
     }
     const cur = this.read().slice();

@@ -84,27 +84,31 @@ const MAX_SECTIONS = 65535;
 
 const utf8 = new TextDecoder();
 
+/** Error context built only when an error is thrown: building it eagerly costs more than parsing. */
+type Lazy = () => string;
+
 /** Reads a u64 as a number without going through BigInt (hot: every section and symbol). */
-function u64(dv: DataView, off: number, what: string): number {
+function u64(dv: DataView, off: number, what: Lazy): number {
   const hi = dv.getUint32(off + 4, true);
-  if (hi > 0x1fffff) throw new ElfError(`${what}: value too large`);
+  if (hi > 0x1fffff) throw new ElfError(`${what()}: value too large`);
   return hi * 2 ** 32 + dv.getUint32(off, true);
 }
 
-function cstring(bytes: Uint8Array, off: number, what: string): string {
+function cstring(bytes: Uint8Array, off: number, what: Lazy): string {
   if (off < 0 || off >= bytes.byteLength) {
     if (off === 0 && bytes.byteLength === 0) return '';
     throw new ElfError(
-      `${what}: string offset ${off} outside string table of ${bytes.byteLength} bytes`,
+      `${what()}: string offset ${off} outside string table of ${bytes.byteLength} bytes`,
     );
   }
   let end = off;
   while (end < bytes.byteLength && bytes[end] !== 0) end++;
-  if (end >= bytes.byteLength) throw new ElfError(`${what}: unterminated string at offset ${off}`);
+  if (end >= bytes.byteLength)
+    throw new ElfError(`${what()}: unterminated string at offset ${off}`);
   return utf8.decode(bytes.subarray(off, end));
 }
 
-function slice(file: Uint8Array, off: number, size: number, what: string): Uint8Array {
+function slice(file: Uint8Array, off: number, size: number, what: Lazy): Uint8Array {
   if (
     !Number.isSafeInteger(off) ||
     !Number.isSafeInteger(size) ||
@@ -113,7 +117,7 @@ function slice(file: Uint8Array, off: number, size: number, what: string): Uint8
     off + size > file.byteLength
   ) {
     throw new ElfError(
-      `${what}: range ${off}+${size} lies outside the file (${file.byteLength} bytes)`,
+      `${what()}: range ${off}+${size} lies outside the file (${file.byteLength} bytes)`,
     );
   }
   return file.subarray(off, off + size);
@@ -131,22 +135,22 @@ export function parseElf(file: Uint8Array): ElfFile {
     throw new ElfError('not a little-endian ELF file (big-endian eBPF objects are not supported)');
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const machine = dv.getUint16(18, true);
-  const shoff = u64(dv, 40, 'e_shoff');
+  const shoff = u64(dv, 40, () => 'e_shoff');
   const shentsize = dv.getUint16(58, true);
   const shnum = dv.getUint16(60, true);
   const shstrndx = dv.getUint16(62, true);
   if (shnum === 0) throw new ElfError('no section headers');
   if (shentsize < 64) throw new ElfError(`section header size ${shentsize} < 64`);
   if (shnum > MAX_SECTIONS) throw new ElfError(`too many sections (${shnum})`);
-  slice(file, shoff, shnum * shentsize, 'section header table');
+  slice(file, shoff, shnum * shentsize, () => 'section header table');
 
   const raw = [] as Omit<ElfSection, 'name'>[] & { nameOff?: number }[];
   const nameOffs: number[] = [];
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * shentsize;
     const type = dv.getUint32(o + 4, true);
-    const offset = u64(dv, o + 24, `section ${i} offset`);
-    const size = u64(dv, o + 32, `section ${i} size`);
+    const offset = u64(dv, o + 24, () => `section ${i} offset`);
+    const size = u64(dv, o + 32, () => `section ${i} size`);
     nameOffs.push(dv.getUint32(o, true));
     raw.push({
       index: i,
@@ -155,18 +159,18 @@ export function parseElf(file: Uint8Array): ElfFile {
       size,
       link: dv.getUint32(o + 40, true),
       info: dv.getUint32(o + 44, true),
-      entsize: u64(dv, o + 56, `section ${i} entsize`),
+      entsize: u64(dv, o + 56, () => `section ${i} entsize`),
       data:
         type === SHT_NOBITS || i === 0
           ? new Uint8Array(0)
-          : slice(file, offset, size, `section ${i}`),
+          : slice(file, offset, size, () => `section ${i}`),
     });
   }
   if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} out of range`);
   const shstr = raw[shstrndx]!.data;
   const sections: ElfSection[] = raw.map((s, i) => ({
     ...s,
-    name: i === 0 ? '' : cstring(shstr, nameOffs[i]!, `section ${i} name`),
+    name: i === 0 ? '' : cstring(shstr, nameOffs[i]!, () => `section ${i} name`),
   }));
 
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
@@ -182,13 +186,13 @@ export function parseElf(file: Uint8Array): ElfFile {
       const info = sdv.getUint8(o + 4);
       symbols.push({
         index: i,
-        name: cstring(strtab, sdv.getUint32(o, true), `symbol ${i} name`),
+        name: cstring(strtab, sdv.getUint32(o, true), () => `symbol ${i} name`),
         bind: info >> 4,
         type: info & 0xf,
         visibility: sdv.getUint8(o + 5) & 3,
         sectionIndex: sdv.getUint16(o + 6, true),
-        value: u64(sdv, o + 8, `symbol ${i} value`),
-        size: u64(sdv, o + 16, `symbol ${i} size`),
+        value: u64(sdv, o + 8, () => `symbol ${i} value`),
+        size: u64(sdv, o + 16, () => `symbol ${i} size`),
       });
     }
   }
@@ -209,7 +213,7 @@ export function parseElf(file: Uint8Array): ElfFile {
           `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
         );
       list.push({
-        offset: u64(rdv, i, `${s.name} relocation offset`),
+        offset: u64(rdv, i, () => `${s.name} relocation offset`),
         type: rdv.getUint32(i + 8, true),
         symbol,
         addend: s.type === SHT_RELA ? rdv.getBigInt64(i + 16, true) : 0n,
