@@ -11,6 +11,8 @@ import { linkCommand, linkUsage } from './commands/link.js';
 import { mapCommand, mapUsage } from './commands/map.js';
 import { objectCommand, objectUsage } from './commands/object.js';
 import { progCommand, progUsage } from './commands/prog.js';
+import { topCommand, topUsage } from './commands/top.js';
+import { traceCommand, traceUsage } from './commands/trace.js';
 import { buildCommand, buildUsage } from './commands/build.js';
 import { conformanceCommand, conformanceUsage } from './commands/conformance.js';
 import { disasmCommand, disasmUsage } from './commands/disasm.js';
@@ -34,6 +36,10 @@ ${eventsUsage}
 
 ${featureUsage}
 
+${traceUsage}
+
+${topUsage}
+
 ${buildUsage}
 
 ${genUsage}
@@ -56,6 +62,8 @@ const COMMANDS: Record<string, Handler> = {
   link: linkCommand,
   events: eventsCommand,
   feature: featureCommand,
+  trace: traceCommand,
+  top: topCommand,
   build: buildCommand,
   gen: genCommand,
   disasm: disasmCommand,
