@@ -343,7 +343,7 @@ export class BpfMap {
   }
 
   /** Which pointers the scratch attr currently holds, so hot loops rewrite nothing. */
-  private attrState = '';
+  private attrState = -1;
 
   /** Issues one element command with the scratch key (or NULL) and a second pointer. */
   private elemOp(
@@ -361,7 +361,7 @@ export class BpfMap {
       }
       s.key.set(key);
     }
-    const state = `${key ? 'k' : '-'}${second}${flags}`;
+    const state = (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
     if (state !== this.attrState) {
       s.dv.setUint32(0, this.fd.raw, true);
       s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
