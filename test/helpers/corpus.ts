@@ -34,3 +34,11 @@ export const CLI = path.resolve(
   'cli',
   'main.js',
 );
+
+/**
+ * The bpf_conformance tests from the shared folder beside the repository (CI clones the repo
+ * with shared/ next to it); BPF_CONFORMANCE_TESTS overrides.
+ */
+export const CONFORMANCE_DIR =
+  process.env['BPF_CONFORMANCE_TESTS'] ??
+  path.join(ROOT, '..', 'shared', 'conformance', 'bpf_conformance', 'tests');

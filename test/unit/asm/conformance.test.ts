@@ -11,10 +11,10 @@ import {
   toWords,
 } from '../../../src/bpf/asm/instruction.js';
 import { Op } from '../../../src/bpf/asm/opcodes.js';
+import { CONFORMANCE_DIR } from '../../helpers/corpus.js';
 
 // The bpf_conformance suite (313 .data files). A missing suite fails the test; it never skips.
-const DIR =
-  process.env['BPF_CONFORMANCE_TESTS'] ?? '/work/shared/conformance/bpf_conformance/tests';
+const DIR = CONFORMANCE_DIR;
 
 const files = fs.existsSync(DIR)
   ? fs
