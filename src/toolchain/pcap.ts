@@ -108,7 +108,7 @@ export function parsePcap(bytes: Uint8Array, where = 'pcap'): Packet[] {
         `${where}: offset ${off}: record of ${incl} bytes runs past the end of the file`,
       );
     out.push({
-      data: bytes.slice(off + 16, off + 16 + incl),
+      data: copy(bytes, off + 16, off + 16 + incl),
       timestampNs: BigInt(sec) * 1_000_000_000n + BigInt(frac) * (nanos ? 1n : 1000n),
       origLen: orig,
       linkType,
@@ -168,7 +168,7 @@ export function parsePcapng(bytes: Uint8Array, where = 'pcapng'): Packet[] {
           `${where}: offset ${off}: packet of ${capLen} bytes overruns its block`,
         );
       const p: Packet = {
-        data: bytes.slice(dataOff, dataOff + capLen),
+        data: copy(bytes, dataOff, dataOff + capLen),
         timestampNs: (ts * 1_000_000_000n) / iface.tsUnitsPerSec,
         origLen,
         linkType: iface.linkType,
@@ -184,7 +184,7 @@ export function parsePcapng(bytes: Uint8Array, where = 'pcapng'): Packet[] {
       const origLen = dv.getUint32(body, le);
       const capLen = Math.min(origLen, bodyEnd - body - 4);
       out.push({
-        data: bytes.slice(body + 4, body + 4 + capLen),
+        data: copy(bytes, body + 4, body + 4 + capLen),
         timestampNs: 0n,
         origLen,
         linkType: iface.linkType,
@@ -193,6 +193,11 @@ export function parsePcapng(bytes: Uint8Array, where = 'pcapng'): Packet[] {
     off += len;
   }
   return out;
+}
+
+/** A plain Uint8Array copy (Buffer's slice would share memory and stay a Buffer). */
+function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.subarray(start, end));
 }
 
 function pad4(n: number): number {

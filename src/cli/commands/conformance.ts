@@ -31,5 +31,6 @@ export function conformanceCommand(argv: string[]): void {
       `\n${report.results.length} tests: ${t.pass} pass (${expectedErrors} of them refused as the suite expects), ${t.fail} fail, ${t.rejected} rejected by the verifier\n`,
     );
   }
-  if (report.totals.fail > 0) process.exitCode = 1;
+  if (report.totals.fail > 0)
+    throw new Error(`conformance: ${report.totals.fail} of ${report.results.length} tests failed`);
 }
