@@ -59,6 +59,20 @@ function bpffsPins(prefix: string): string[] {
 }
 
 describe('examples', () => {
+  it('engine-tour: .rodata set before load, test-run, live .bss, verifier error with C line', () => {
+    const { out } = runExample('engine-tour');
+    assert.deepEqual(out['variables'], ['drop_udp_port', 'dropped']);
+    assert.deepEqual(out['run dport 7'], { retval: 2, name: 'TC_ACT_SHOT' });
+    assert.deepEqual(out['run dport 9'], { retval: 0 });
+    assert.equal(out['dropped (.bss, live)'], 1);
+    assert.equal(out['drop_udp_port (.rodata)'], 7);
+    assert.deepEqual(out['proto_counts'], [[{ h_proto: 2048, ip_proto: 17, hook: 3 }, 2]]);
+    const v = out['verifier'] as { program: string; insn: number; line: string; reason: string };
+    assert.equal(v.program, 'xdp_reject');
+    assert.equal(v.line, 'reject.bpf.c:28');
+    assert.match(v.reason, /invalid access to packet/);
+  });
+
   it('map-basics: set/get/iterate/batch/per-CPU/pin on maps made without an object', () => {
     const { out, pid } = runExample('map-basics');
     assert.equal(out['get 2'], 200);
