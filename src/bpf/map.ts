@@ -361,7 +361,8 @@ export class BpfMap {
       }
       s.key.set(key);
     }
-    const state = (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
+    const state =
+      (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
     if (state !== this.attrState) {
       s.dv.setUint32(0, this.fd.raw, true);
       s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
