@@ -17,6 +17,7 @@ function toJSON(u: DisasmUnit): unknown {
     instructions: u.instructions.map((ins, i) => ({
       slot: slots[i],
       symbol: ins.symbol,
+      reference: ins.reference,
       text: formatInstruction(ins),
       code: ins.code,
       dst: ins.dst,
