@@ -151,7 +151,7 @@ export class DaemonCore {
     return this.change((t) => {
       mustModule(t, name);
       t.modules![name] = b as unknown as TopologyModule;
-      pruneDangling(t);
+      pruneDangling(t, name);
       return t;
     });
   }
@@ -294,8 +294,11 @@ function mustModule(t: Topology, name: string): TopologyModule {
   return m;
 }
 
-/** Drops links and attachments whose endpoints no longer exist. */
-function pruneDangling(t: Topology): void {
+/**
+ * Drops links and attachments whose endpoints no longer exist (in the stored, already checked
+ * part of the topology; `except` names an instance whose new spec the caller is about to set).
+ */
+function pruneDangling(t: Topology, except?: string): void {
   const exists = (ep: string): boolean => {
     if (ep.startsWith('netdev:')) return true;
     const i = ep.indexOf(':');
@@ -303,5 +306,6 @@ function pruneDangling(t: Topology): void {
     return !!t.modules?.[ep.slice(0, i)]?.ports?.[ep.slice(i + 1)];
   };
   t.links = (t.links ?? []).filter(([a, b]) => exists(a) && exists(b));
-  for (const m of Object.values(t.modules ?? {})) if (m.attach) m.attach = m.attach.filter(exists);
+  for (const [n, m] of Object.entries(t.modules ?? {}))
+    if (n !== except && Array.isArray(m.attach)) m.attach = m.attach.filter(exists);
 }

@@ -363,11 +363,23 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       sockets.add(c);
       c.on('close', () => sockets.delete(c));
     });
-    s.on('clientError', (_err, sock: Duplex) => {
-      if (sock.writable)
-        sock.end(
-          'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 33\r\n\r\n{"error":"malformed HTTP request"}',
-        );
+    s.on('clientError', (err: NodeJS.ErrnoException, sock: Duplex) => {
+      // A parse error in a request whose handler already runs: answer on its response.
+      const res = (sock as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+      const msg = { error: `malformed HTTP request (${err.code ?? err.message})` };
+      count(400);
+      if (res && !res.headersSent) {
+        sendJson(res, 400, msg, { Connection: 'close' });
+        return;
+      }
+      if (res || !sock.writable) {
+        sock.destroy();
+        return;
+      }
+      const body = JSON.stringify(msg);
+      sock.end(
+        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     });
     s.requestTimeout = 60_000;
     s.headersTimeout = 20_000;
