@@ -95,11 +95,9 @@ try {
     Array.from({ length: cpus }, (_, i) => i),
   );
   say('possible CPUs', cpus);
-  say('percpu[0]', percpu.get(0));
-  say(
-    'percpu[1] summed',
-    (percpu.get(1) as number[]).reduce((a, b) => a + b, 0),
-  );
+  // 8-byte values are bigint (as through BTF); one per possible CPU.
+  say('percpu[0]', (percpu.get(0) as bigint[]).map(Number));
+  say('percpu[1] summed', Number((percpu.get(1) as bigint[]).reduce((a, b) => a + b, 0n)));
 
   // Pinning: the map outlives this fd; anyone can open the pin (BPF_OBJ_GET).
   hash.pin(pinPath);
@@ -123,4 +121,9 @@ try {
   percpu.close();
 }
 if (json)
-  console.log(JSON.stringify(out, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  // JSON has no bigint: safe integers become numbers, larger ones strings.
+  console.log(
+    JSON.stringify(out, (_k, v: unknown) =>
+      typeof v === 'bigint' ? (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()) : v,
+    ),
+  );

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { sys, type MappedRegion } from '../sys/index.js';
+import { isErrno, sys, type MappedRegion } from '../sys/index.js';
 import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
 import { fillKconfig } from './elf/kconfig.js';
@@ -331,6 +331,12 @@ export class Collection {
     } catch (err) {
       // Leave nothing half-pinned behind.
       for (const p of pinned) removePin(p);
+      if (isErrno(err, 'EEXIST')) {
+        throw new Error(
+          `pin into ${dir}: something is already pinned there: remove it or choose another directory`,
+          { cause: err },
+        );
+      }
       throw err;
     }
     return pinned;

@@ -89,8 +89,24 @@ export class BpfMap {
     this.fd = new FD(fd, `map ${name}`);
   }
 
-  /** Creates a map from a spec (BPF_MAP_CREATE). */
-  static create(spec: MapSpec, opts: MapCreateOptions = {}): BpfMap {
+  /**
+   * Creates a map (BPF_MAP_CREATE) from a spec; only name, type, sizes and max entries are
+   * required, e.g. `BpfMap.create({ name: 'counts', type: MapType.Hash, keySize: 4,
+   * valueSize: 8, maxEntries: 1024 })`.
+   */
+  static create(
+    partial: Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries'> &
+      Partial<MapSpec>,
+    opts: MapCreateOptions = {},
+  ): BpfMap {
+    let spec: MapSpec = {
+      flags: 0,
+      mapExtra: 0n,
+      pinning: 'none',
+      contents: [],
+      freeze: false,
+      ...partial,
+    };
     if (spec.type === MapType.PerfEventArray && spec.maxEntries === 0) {
       // libbpf's convention: one slot per possible CPU.
       spec = { ...spec, maxEntries: possibleCpus() };
@@ -285,10 +301,8 @@ export class BpfMap {
       // counters, fds and ids): show them as numbers, other sizes as bytes.
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       if (bytes.byteLength === 4) return dv.getUint32(0, true);
-      if (bytes.byteLength === 8) {
-        const n = dv.getBigUint64(0, true);
-        return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
-      }
+      // 64-bit values are bigint, as they are when decoded through BTF.
+      if (bytes.byteLength === 8) return dv.getBigUint64(0, true);
       return bytes;
     }
     const t = this.btf.type(type);

@@ -81,6 +81,12 @@ export function describeError(err: unknown): string {
   return msg;
 }
 
+// `iovisor ... | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
@@ -98,6 +104,9 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (process.env.IOVISOR_DEBUG) console.error(err);
     process.stderr.write(`iovisor: ${describeError(err)}\n`);
+    // With --json, machine readers get the error as JSON on stdout too (as bpftool -j does).
+    if (rest.includes('--json'))
+      process.stdout.write(JSON.stringify({ error: describeError(err) }) + '\n');
     return err instanceof UsageError ? 2 : 1;
   }
 }

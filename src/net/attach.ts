@@ -18,6 +18,7 @@ import {
   type XdpAttachMode,
 } from '../bpf/link/index.js';
 import type { Program } from '../bpf/program.js';
+import { ProgramType, programTypeName } from '../bpf/types.js';
 import { isErrno } from '../sys/index.js';
 import { getLinkByName, withSocket } from './link.js';
 import { netnsExists, withNetns } from './netns.js';
@@ -75,6 +76,17 @@ function inTarget<T>(hook: string, t: DevTarget, fn: (ifindex: number) => T): T 
   }
 }
 
+/** Refuses a program of the wrong type up front: the kernel's EINVAL would not say why. */
+function requireType(prog: Program, want: ProgramType, hook: string, t: DevTarget): void {
+  if (prog.type !== want) {
+    throw new AttachError(
+      hook,
+      where(t),
+      `program ${prog.name} is ${programTypeName(prog.type)}, ${hook.split(' ')[0]} needs ${programTypeName(want)}`,
+    );
+  }
+}
+
 /** Options for {@link attachXdp}. */
 export interface AttachXdpOptions extends DevTarget {
   /** generic (skb), driver (native) or hw; default: the kernel's choice (driver if possible). */
@@ -93,6 +105,7 @@ export interface AttachXdpOptions extends DevTarget {
  */
 export function attachXdp(prog: Program, opts: AttachXdpOptions): Attachment {
   const hook = `xdp${opts.mode ? ` (${opts.mode})` : ''}`;
+  requireType(prog, ProgramType.XDP, hook, opts);
   const via = opts.via ?? 'auto';
   if (via !== 'netlink') {
     try {
@@ -132,6 +145,7 @@ export interface AttachTcxOptions extends DevTarget {
 /** Attaches a SCHED_CLS program to tcx ingress/egress of `dev` (in namespace `netns`). */
 export function attachTcx(prog: Program, opts: AttachTcxOptions): Link {
   const hook = `tcx ${opts.direction}`;
+  requireType(prog, ProgramType.SchedCls, hook, opts);
   return inTarget(hook, opts, (ifindex) =>
     attachTcxLink(prog, ifindex, {
       direction: opts.direction,

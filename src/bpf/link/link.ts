@@ -5,7 +5,7 @@
  * (BPF_LINK_DETACH). Older hooks without links (perf ioctl, PROG_ATTACH, SO_ATTACH_BPF, netlink)
  * are represented by {@link LegacyAttachment} so callers handle both alike.
  */
-import { BpfCmd, SysError, sys } from '../../sys/index.js';
+import { BpfCmd, SysError, isErrno, sys } from '../../sys/index.js';
 import { Attr, StructReader } from '../attr.js';
 import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from '../fd.js';
 import type { Program } from '../program.js';
@@ -292,12 +292,15 @@ export class Link implements Attachment {
     try {
       sys().bpf(BpfCmd.LINK_UPDATE, a.bytes);
     } catch (err) {
-      throw new Error(
-        `link ${this.hook}: update to program ${newProg.name}: ${kernelReason(err)}`,
-        {
-          cause: err,
-        },
-      );
+      // With BPF_F_REPLACE the kernel answers EPERM when the link no longer runs expectOld:
+      // say that, not the generic "need root" hint.
+      const reason =
+        opts.expectOld && isErrno(err, 'EPERM')
+          ? `EPERM: the link no longer runs program ${opts.expectOld.name} (expectOld did not match)`
+          : kernelReason(err);
+      throw new Error(`link ${this.hook}: update to program ${newProg.name}: ${reason}`, {
+        cause: err,
+      });
     }
   }
 

@@ -247,7 +247,7 @@ describe('network attach by interface name in a namespace', () => {
         (e: unknown) =>
           e instanceof AttachError && /namespace .*-gone does not exist/.test(e.message),
       );
-      // A SOCKET_FILTER program on tcx: the kernel refuses, the message says which hook and why.
+      // A SOCKET_FILTER program on tcx: refused before the kernel is asked, naming hook and why.
       assert.throws(
         () =>
           attachTcx(sec.program('socket_filter'), {
@@ -257,9 +257,8 @@ describe('network attach by interface name in a namespace', () => {
           }),
         (e: unknown) =>
           e instanceof AttachError &&
-          e.message.startsWith(
-            `attach tcx egress to ifindex ${b.ifindex} (${b.ifname}) in namespace ${b.ns}: E`,
-          ),
+          e.message ===
+            `attach tcx egress to ${b.ifname} in namespace ${b.ns}: program socket_filter is socket_filter, tcx needs sched_cls`,
       );
     });
     // The namespace is gone now; the process keeps going and says so.
