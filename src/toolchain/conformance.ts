@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 /**
  * The bpf_conformance ISA suite run against the running kernel, through our own assembler and
  * loader. Each test is wrapped as the suite's Linux runner does it: an XDP program whose prolog
@@ -28,7 +29,18 @@ import {
 } from '../bpf/asm/index.js';
 
 /** The default location of the suite's tests on this project's machines. */
-export const DEFAULT_CONFORMANCE_DIR = '/work/shared/conformance/bpf_conformance/tests';
+export const DEFAULT_CONFORMANCE_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  // dist/src/toolchain → the repository root, then the shared folder beside it.
+  '..',
+  '..',
+  '..',
+  '..',
+  'shared',
+  'conformance',
+  'bpf_conformance',
+  'tests',
+);
 
 /** pass: as expected (a result matched, or an `-- error` test was refused). */
 export type ConformanceStatus = 'pass' | 'fail' | 'rejected';

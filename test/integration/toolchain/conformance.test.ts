@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { DEFAULT_CONFORMANCE_DIR, runConformanceSuite } from '../../../src/toolchain/index.js';
+import { runConformanceSuite } from '../../../src/toolchain/index.js';
+import { CONFORMANCE_DIR } from '../../helpers/corpus.js';
 import { iovisor } from '../../helpers/cli.js';
 
 // The whole bpf_conformance suite through our assembler, loader and test-run against this
 // kernel. Any mismatch (wrong result, encoding different from -- raw, an -- error test that
 // loads) fails; programs the verifier refuses are allowed but must come with its reason.
-const DIR = process.env['BPF_CONFORMANCE_TESTS'] ?? DEFAULT_CONFORMANCE_DIR;
+const DIR = CONFORMANCE_DIR;
 
 test('bpf_conformance: every accepted test returns the expected value', () => {
   assert.ok(fs.existsSync(DIR), `bpf_conformance tests not found at ${DIR}`);
