@@ -429,7 +429,8 @@ async function mapsTab(pane, inst) {
     );
     refresh();
   };
-  for (const m of maps) list.append(h('button', { onclick: () => open(m) }, m.name));
+  for (const m of maps)
+    list.append(h('button', { onclick: () => open(m), dataset: { mapTab: m.name } }, m.name));
   if (maps[0]) open(maps[0]);
 }
 
