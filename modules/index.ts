@@ -1,8 +1,9 @@
 /** The built-in IO modules, ready to hand to a data plane. */
 import type { ModuleType } from '../src/dataplane/index.js';
 import { bridge } from './bridge/index.js';
+import { router } from './router/index.js';
 
-export { bridge };
+export { bridge, router };
 
 /** Every built-in module type. */
-export const builtinModules: ModuleType[] = [bridge];
+export const builtinModules: ModuleType[] = [bridge, router];

@@ -343,9 +343,7 @@ export class Dataplane {
   }
 
   /** Type, config and port names of an instance, or undefined. */
-  instance(
-    name: string,
-  ):
+  instance(name: string):
     | {
         type: string;
         config: Record<string, unknown>;
@@ -583,10 +581,14 @@ export class Dataplane {
     const p = this.mustPort(inst, port);
     for (const t of [...p.stack]) this.detach(t, instance, port);
     if (p.peer) this.disconnect({ kind: 'port', instance, port });
-    inst.controller.portRemoved?.(this.portInfo(p));
     this.panel.map('iov_ports').delete(p.gid);
     this.panel.map('iov_stats').delete(p.gid);
     inst.ports.delete(port);
+    try {
+      inst.controller.portRemoved?.(this.portInfo(p));
+    } catch (err) {
+      this.log(`${instance}: port ${port} removed: ${(err as Error).message}`);
+    }
   }
 
   private statsBufSize(): number {

@@ -7,3 +7,4 @@ export * from './module.js';
 export * from './schema.js';
 export * from './paths.js';
 export * from './dataplane.js';
+export * from './packet.js';

@@ -71,7 +71,7 @@ export interface ModuleController {
   configure(config: Record<string, unknown>): void;
   /** A port appeared or its config changed. */
   portAdded?(port: PortInfo): void;
-  /** A port is about to go away. */
+  /** A port went away (it is no longer in ctx.ports()). */
   portRemoved?(port: PortInfo): void;
   /** A port's peer changed (connected or disconnected). */
   peerChanged?(port: PortInfo): void;

@@ -114,25 +114,53 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } iov_cfg SEC(".maps");
 
+/*
+ * iov_cb_get0(skb) and cb[1] through explicit loads and stores: clang likes to fold &skb->cb[i] into
+ * a derived pointer, and the verifier refuses context accesses through a modified pointer.
+ */
+static __always_inline __u32 iov_cb_get0(struct __sk_buff *skb)
+{
+	__u32 v;
+	asm volatile("%0 = *(u32 *)(%1 + 48)" : "=r"(v) : "r"(skb));
+	return v;
+}
+
+static __always_inline __u32 iov_cb_get1(struct __sk_buff *skb)
+{
+	__u32 v;
+	asm volatile("%0 = *(u32 *)(%1 + 52)" : "=r"(v) : "r"(skb));
+	return v;
+}
+
+static __always_inline void iov_cb_set0(struct __sk_buff *skb, __u32 v)
+{
+	asm volatile("*(u32 *)(%0 + 48) = %1" : : "r"(skb), "r"(v) : "memory");
+}
+
+static __always_inline void iov_cb_set1(struct __sk_buff *skb, __u32 v)
+{
+	asm volatile("*(u32 *)(%0 + 52) = %1" : : "r"(skb), "r"(v) : "memory");
+}
+
 static __always_inline __u32 iov_gid(struct __sk_buff *skb)
 {
-	return skb->cb[0];
+	return iov_cb_get0(skb);
 }
 
 static __always_inline __u32 iov_instance(struct __sk_buff *skb)
 {
-	return skb->cb[0] >> IOV_PORT_BITS;
+	return iov_cb_get0(skb) >> IOV_PORT_BITS;
 }
 
 /* The local index of the port the packet came in on (standard modules). */
 static __always_inline __u32 iov_in_port(struct __sk_buff *skb)
 {
-	return skb->cb[0] & IOV_PORT_MASK;
+	return iov_cb_get0(skb) & IOV_PORT_MASK;
 }
 
 static __always_inline __u32 iov_dir(struct __sk_buff *skb)
 {
-	return skb->cb[1] & 0xff;
+	return iov_cb_get1(skb) & 0xff;
 }
 
 static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
@@ -143,7 +171,7 @@ static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
 /* Drops the packet, counted against the port it is at. */
 static __always_inline int iov_drop(struct __sk_buff *skb)
 {
-	struct iov_stats *s = iov_stats_of(skb->cb[0]);
+	struct iov_stats *s = iov_stats_of(iov_cb_get0(skb));
 	if (s)
 		s->drops++;
 	return TC_ACT_SHOT;
@@ -157,16 +185,16 @@ static __always_inline int iov_drop(struct __sk_buff *skb)
 static __always_inline int iov_continue(struct __sk_buff *skb)
 {
 	for (int hop = 0; hop < 4; hop++) {
-		__u32 gid = skb->cb[0];
-		__u32 dir = skb->cb[1] & 0xff;
-		__u32 pos = (skb->cb[1] >> 8) & 0xff;
+		__u32 gid = iov_cb_get0(skb);
+		__u32 dir = iov_cb_get1(skb) & 0xff;
+		__u32 pos = (iov_cb_get1(skb) >> 8) & 0xff;
 		struct iov_port *p = bpf_map_lookup_elem(&iov_ports, &gid);
 		struct iov_stats *s;
 		if (!p)
 			return TC_ACT_SHOT;
 		if (dir == IOV_DIR_IN) {
 			if (pos < p->n_in && pos < IOV_CHAIN_MAX) {
-				skb->cb[1] = IOV_DIR_IN | ((pos + 1) << 8);
+				iov_cb_set1(skb, IOV_DIR_IN | ((pos + 1) << 8));
 				bpf_tail_call(skb, &iov_patch, p->in_chain[pos]);
 				return iov_drop(skb);
 			}
@@ -175,12 +203,12 @@ static __always_inline int iov_continue(struct __sk_buff *skb)
 				s->rx_packets++;
 				s->rx_bytes += skb->len;
 			}
-			skb->cb[1] = IOV_DIR_IN | (0xff << 8);
+			iov_cb_set1(skb, IOV_DIR_IN | (0xff << 8));
 			bpf_tail_call(skb, &iov_patch, gid >> IOV_PORT_BITS);
 			return iov_drop(skb);
 		}
 		if (pos < p->n_out && pos < IOV_CHAIN_MAX) {
-			skb->cb[1] = IOV_DIR_OUT | ((pos + 1) << 8);
+			iov_cb_set1(skb, IOV_DIR_OUT | ((pos + 1) << 8));
 			bpf_tail_call(skb, &iov_patch, p->out_chain[pos]);
 			return iov_drop(skb);
 		}
@@ -195,8 +223,8 @@ static __always_inline int iov_continue(struct __sk_buff *skb)
 		case IOV_PEER_NETDEV:
 			return bpf_redirect(p->ifindex, 0);
 		case IOV_PEER_MODULE:
-			skb->cb[0] = p->peer_gid;
-			skb->cb[1] = IOV_DIR_IN;
+			iov_cb_set0(skb, p->peer_gid);
+			iov_cb_set1(skb, IOV_DIR_IN);
 			continue;
 		default:
 			return iov_drop(skb);
@@ -208,8 +236,8 @@ static __always_inline int iov_continue(struct __sk_buff *skb)
 /* Sends the packet out of local port `port` of the current (standard) instance. */
 static __always_inline int iov_out(struct __sk_buff *skb, __u32 port)
 {
-	skb->cb[0] = (skb->cb[0] & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK);
-	skb->cb[1] = IOV_DIR_OUT;
+	iov_cb_set0(skb, (iov_cb_get0(skb) & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK));
+	iov_cb_set1(skb, IOV_DIR_OUT);
 	return iov_continue(skb);
 }
 
@@ -221,7 +249,7 @@ static __always_inline int iov_clone_out(struct __sk_buff *skb, __u32 port)
 {
 	__u32 k = IOV_CFG_LOOP_IFINDEX;
 	__u32 *loop = bpf_map_lookup_elem(&iov_cfg, &k);
-	__u32 gid = (skb->cb[0] & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK);
+	__u32 gid = (iov_cb_get0(skb) & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK);
 	__u32 mark = skb->mark;
 	int r;
 	if (!loop || !*loop)
@@ -241,13 +269,24 @@ static __always_inline int iov_packet_in(struct __sk_buff *skb, __u32 reason, __
 		return iov_drop(skb);
 	if (len > IOV_PKTIN_MAX)
 		len = IOV_PKTIN_MAX;
-	rec->instance = skb->cb[0] >> IOV_PORT_BITS;
-	rec->gid = skb->cb[0];
+	rec->instance = iov_cb_get0(skb) >> IOV_PORT_BITS;
+	rec->gid = iov_cb_get0(skb);
 	rec->reason = reason;
 	rec->arg = arg;
 	rec->len = len;
 	rec->vlan = skb->vlan_present ? (0x10000 | skb->vlan_tci) : 0;
-	if (len < ETH_HLEN || bpf_skb_load_bytes(skb, 0, rec->data, len) < 0) {
+	/*
+	 * Clamp to [ETH_HLEN, IOV_PKTIN_MAX] in one register the verifier follows (clang would
+	 * otherwise test a copy); a frame shorter than ETH_HLEN fails the load below.
+	 */
+	__u64 n = len;
+	asm volatile("if %[n] <= %[max] goto +1\n\t"
+		     "%[n] = %[max]\n\t"
+		     "if %[n] >= %[min] goto +1\n\t"
+		     "%[n] = %[min]"
+		     : [n] "+r"(n)
+		     : [max] "i"(IOV_PKTIN_MAX), [min] "i"(ETH_HLEN));
+	if (bpf_skb_load_bytes(skb, 0, rec->data, n) < 0) {
 		bpf_ringbuf_discard(rec, 0);
 		return iov_drop(skb);
 	}

@@ -24,16 +24,16 @@ int iov_entry(struct __sk_buff *skb)
 	__u32 mark = skb->mark;
 	if ((mark & IOV_MARK_MAGIC_MASK) == IOV_MARK_MAGIC) {
 		skb->mark = 0;
-		skb->cb[0] = mark & 0xffff;
-		skb->cb[1] = (mark >> 16) & 1;
+		iov_cb_set0(skb, mark & 0xffff);
+		iov_cb_set1(skb, (mark >> 16) & 1);
 		return iov_continue(skb);
 	}
 	__u32 ifindex = skb->ifindex;
 	__u32 *gid = bpf_map_lookup_elem(&iov_ifports, &ifindex);
 	if (!gid)
 		return TC_ACT_OK;
-	skb->cb[0] = *gid;
-	skb->cb[1] = IOV_DIR_IN;
+	iov_cb_set0(skb, *gid);
+	iov_cb_set1(skb, IOV_DIR_IN);
 	return iov_continue(skb);
 }
 
@@ -48,7 +48,7 @@ int iov_pktout(struct __sk_buff *skb)
 	__u32 *loop = bpf_map_lookup_elem(&iov_cfg, &k);
 	if (!loop || !*loop)
 		return TC_ACT_SHOT;
-	skb->mark = IOV_MARK_MAGIC | ((skb->cb[1] & 1) << 16) | (skb->cb[0] & 0xffff);
+	skb->mark = IOV_MARK_MAGIC | ((iov_cb_get1(skb) & 1) << 16) | (iov_cb_get0(skb) & 0xffff);
 	if (bpf_clone_redirect(skb, *loop, BPF_F_INGRESS) < 0)
 		return TC_ACT_SHOT;
 	return TC_ACT_OK;

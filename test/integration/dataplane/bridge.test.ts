@@ -15,10 +15,14 @@ test('bridge: two hosts ping and exchange UDP through a bridge instance, MACs le
     const r = await ping(h1, '198.18.1.11', 3);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const rx = await udpListen(h2, { port: 0 });
-    const sent = await udpSend(h1, '198.18.1.11', rx.port, 200, 100);
-    await rx.waitFor(sent);
-    const got = await rx.stop();
-    assert.equal(got.count, sent);
+    let sent = 0;
+    try {
+      sent = await udpSend(h1, '198.18.1.11', rx.port, 100, 100);
+      await rx.waitFor(sent);
+    } finally {
+      const got = await rx.stop();
+      assert.equal(got.count, sent);
+    }
     const st = dp.status('br1') as { fdb: { port: string; static: boolean }[] };
     assert.deepEqual(st.fdb.map((e) => e.port).sort(), ['p1', 'p2']);
     const p2 = dp.portStats('br1', 'p2');
