@@ -49,6 +49,10 @@ export interface DaemonOptions {
   /** PEM certificate and key: the TCP listener speaks TLS. `--tls-cert`, `--tls-key`. */
   tlsCert?: string;
   tlsKey?: string;
+  /** Name of the real data plane (pin directory and namespace; default "iovisor"). `--name`. */
+  dataplaneName?: string;
+  /** bpffs root of the real data plane (default /sys/fs/bpf/iovisor). `--bpffs`. */
+  bpffsRoot?: string;
   /** Reconcile period in ms (default 10000; 0: only at start). */
   reconcileMs?: number;
   /** Period of counter snapshots on event streams, ms (default 1000). */
@@ -169,7 +173,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   let dp = opts.dataplane;
   if (!dp) {
     const { openDataplane } = await import('./dataplane-adapter.js');
-    dp = await openDataplane({ log });
+    dp = await openDataplane({
+      log,
+      stateDir: store.dir,
+      ...(opts.dataplaneName ? { name: opts.dataplaneName } : {}),
+      ...(opts.bpffsRoot ? { bpffsRoot: opts.bpffsRoot } : {}),
+    });
   }
   const core = new DaemonCore(dp, store, log);
   const started = Date.now();

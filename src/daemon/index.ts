@@ -15,3 +15,4 @@ export * from './daemon.js';
 export * from './fake-dataplane.js';
 export * from './dataplane-adapter.js';
 export * from './client.js';
+export * from './main.js';
