@@ -910,6 +910,7 @@ export class Dataplane {
         [...inst.ports.values()].sort((a, b) => a.index - b.index).map((p) => this.portInfo(p)),
       attachments: () => this.attachmentsOf(inst.name),
       packetOut: (port, frame, dir) => this.packetOut(inst.name, port, frame, dir),
+      portStats: (gid) => this.statsOf(gid),
       log: (msg) => this.log(`${inst.name}: ${msg}`),
     };
   }

@@ -8,3 +8,4 @@ export * from './schema.js';
 export * from './paths.js';
 export * from './dataplane.js';
 export * from './packet.js';
+export * from './topology.js';

@@ -61,6 +61,14 @@ export interface InstanceContext {
    * default: the port's egress chain then its peer) or entering the instance ('in').
    */
   packetOut(port: string, frame: Uint8Array, dir?: 'out' | 'in'): void;
+  /** The patch panel's counters of a port (packets in/out of its module, drops). */
+  portStats(gid: number): {
+    rxPackets: number;
+    rxBytes: number;
+    txPackets: number;
+    txBytes: number;
+    drops: number;
+  };
   /** Logs a line through the data plane's logger. */
   log(msg: string): void;
 }
