@@ -9,3 +9,5 @@ export * from './paths.js';
 export * from './dataplane.js';
 export * from './packet.js';
 export * from './topology.js';
+export * from './server.js';
+export * from './render.js';
