@@ -6,43 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { FakeDataplane, type Graph } from '../../src/daemon/index.js';
 import { testDaemon } from '../unit/daemon/harness.js';
-
-/** The repository root, found from this compiled file (works from any build directory). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!readdirHas(dir, 'package.json')) dir = path.dirname(dir);
-  return dir;
-}
-function readdirHas(dir: string, f: string): boolean {
-  try {
-    readFileSync(path.join(dir, f));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Launches Debian's chromium headless with a fresh profile (its --user-data-dir). */
-export async function launchChromium(profile: string): Promise<BrowserContext> {
-  return chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 900 },
-  });
-}
+import { launchChromium, repoRoot } from './chromium.js';
 
 const TOPOLOGY = {
   hosts: {
