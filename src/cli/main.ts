@@ -4,13 +4,17 @@
  */
 import '../sys/index.js';
 import { UsageError } from './args.js';
+import { applyCommand, applyUsage } from './commands/apply.js';
 import { attachCommand, attachUsage } from './commands/attach.js';
+import { daemonCommand, daemonUsage } from './commands/daemon.js';
+import { deleteCommand, deleteUsage } from './commands/delete.js';
 import { eventsCommand, eventsUsage } from './commands/events.js';
 import { featureCommand, featureUsage } from './commands/feature.js';
 import { linkCommand, linkUsage } from './commands/link.js';
 import { mapCommand, mapUsage } from './commands/map.js';
 import { objectCommand, objectUsage } from './commands/object.js';
 import { progCommand, progUsage } from './commands/prog.js';
+import { topologyCommand, topologyUsage } from './commands/topology.js';
 import { topCommand, topUsage } from './commands/top.js';
 import { traceCommand, traceUsage } from './commands/trace.js';
 import { buildCommand, buildUsage } from './commands/build.js';
@@ -35,6 +39,14 @@ ${linkUsage}
 ${eventsUsage}
 
 ${featureUsage}
+
+${daemonUsage}
+
+${applyUsage}
+
+${deleteUsage}
+
+${topologyUsage}
 
 ${traceUsage}
 
@@ -62,6 +74,10 @@ const COMMANDS: Record<string, Handler> = {
   link: linkCommand,
   events: eventsCommand,
   feature: featureCommand,
+  daemon: daemonCommand,
+  apply: applyCommand,
+  delete: deleteCommand,
+  topology: topologyCommand,
   trace: traceCommand,
   top: topCommand,
   build: buildCommand,
