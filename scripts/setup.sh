@@ -13,6 +13,7 @@ die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }
 declare -A NEED=(
   [clang]=clang [llc]=llvm [llvm-objdump]=llvm [bpftool]=bpftool [ip]=iproute2
   [tshark]=tshark [gcc]=gcc [make]=make [ping]=iputils-ping [pkg-config]=pkg-config
+  [chromium]=chromium [stdbuf]=coreutils [ss]=iproute2
 )
 missing=()
 for tool in "${!NEED[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${NEED[$tool]}"); done
