@@ -52,6 +52,6 @@ fi
 
 say "building (tsc)"
 npx tsc -p tsconfig.json || die "type-check failed"
-if [ -f scripts/build-testdata.sh ]; then
-  bash scripts/build-testdata.sh || die "building the eBPF test corpus failed"
-fi
+bash scripts/build-testdata.sh || die "building the eBPF test corpus failed"
+bash scripts/build-trace.sh || die "building the tracing tools' eBPF programs failed"
+bash bench/c/build.sh >/dev/null || die "building the C benchmark peers (bench/c) failed"
