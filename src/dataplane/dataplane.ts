@@ -863,7 +863,18 @@ export class Dataplane {
     return v.get();
   }
 
-  /** A map of an instance's current object. */
+  /** The patch-panel program of an instance's current object (for test runs and benchmarks). */
+  program(name: string): Program {
+    const inst = this.mustInstance(name);
+    return inst.collection.program(inst.type.program);
+  }
+
+  /** A port's global id (instance id << 6 | index). */
+  portGid(instance: string, port: string): number {
+    return this.mustPort(this.mustInstance(instance), port).gid;
+  }
+
+  /** A map of an instance's current object.*/
   map(name: string, map: string): BpfMap {
     return this.mustInstance(name).collection.map(map);
   }
