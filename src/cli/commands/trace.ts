@@ -373,7 +373,7 @@ export async function traceCommand(argv: string[]): Promise<void> {
         }),
         'PID     COMM             LADDR            LPORT RADDR            RPORT TX_KB  RX_KB  MS',
         (e) =>
-          `${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${e.laddr.padEnd(16)} ${String(e.lport).padEnd(5)} ${e.raddr.padEnd(16)} ${String(e.rport).padEnd(5)} ${String(Math.floor(e.txBytes / 1024)).padEnd(6)} ${String(Math.floor(e.rxBytes / 1024)).padEnd(6)} ${e.durationMs.toFixed(2)}`,
+          `${String(e.pid).padEnd(7)} ${e.comm.padEnd(16)} ${e.laddr.padEnd(16)} ${String(e.lport).padEnd(5)} ${e.raddr.padEnd(16)} ${String(e.rport).padEnd(5)} ${(e.txBytes / 1024).toFixed(2).padEnd(6)} ${(e.rxBytes / 1024).toFixed(2).padEnd(6)} ${e.durationMs.toFixed(2)}`,
       );
     }
     case 'runqlat':

@@ -75,11 +75,12 @@ static __always_inline int on_exit(long nr, long ret)
 	__u32 tid = (__u32)id;
 	__u64 delta = 0;
 	if (measure_latency) {
+		/* A call already in flight when tracing started is counted without a latency. */
 		__u64 *tsp = bpf_map_lookup_elem(&start, &tid);
-		if (!tsp)
-			return 0;
-		delta = bpf_ktime_get_ns() - *tsp;
-		bpf_map_delete_elem(&start, &tid);
+		if (tsp) {
+			delta = bpf_ktime_get_ns() - *tsp;
+			bpf_map_delete_elem(&start, &tid);
+		}
 	}
 	__u32 key = per_process ? (__u32)(id >> 32) : (__u32)nr;
 	struct data_t *d = bpf_map_lookup_elem(&data, &key);
