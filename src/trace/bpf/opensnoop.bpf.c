@@ -52,6 +52,9 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } events SEC(".maps");
 
+/* Keeps struct open_event in the object's BTF, so its layout can be checked and decoded. */
+struct open_event *unused_open_event __attribute__((unused));
+
 __u64 dropped = 0;
 
 static __always_inline int on_enter(__u32 nr, const char *fname, __u64 flags, __u64 mode)

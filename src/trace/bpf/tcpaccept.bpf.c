@@ -40,6 +40,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Keeps struct accept_event in the object's BTF, so its layout can be checked and decoded. */
+struct accept_event *unused_accept_event __attribute__((unused));
+
 __u64 dropped = 0;
 
 static __always_inline int on_exit(long ret)

@@ -54,6 +54,9 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Keeps struct connect_event in the object's BTF, so its layout can be checked and decoded. */
+struct connect_event *unused_connect_event __attribute__((unused));
+
 __u64 dropped = 0;
 
 SEC("tracepoint/sock/inet_sock_set_state")
