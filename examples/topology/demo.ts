@@ -38,13 +38,29 @@ try {
   console.log(
     (await inNs('h1', ['ping', '-c', '3', '-i', '0.2', '198.18.2.10'])).split('\n').at(-2),
   );
-  const udp = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>{if(n++<500)s.send(Buffer.alloc(100),9999,'198.18.2.10',go);else s.close()};go();`;
-  await inNs('h2', [process.execPath, '-e', udp]);
-  console.log('\n' + renderTopology(dp.topology()) + '\n');
-  const mon = dp.status('mon1') as {
+  // A steady UDP stream from h2 (subnet 1) through bridge and router to h3 (subnet 2) for 4 s,
+  // 25 datagrams every 50 ms, while the monitor's counters are read live once a second.
+  const udp = `const s=require('dgram').createSocket('udp4');let n=0;const t=setInterval(()=>{for(let i=0;i<25;i++)s.send(Buffer.alloc(100),9999,'198.18.2.10');if(++n>=80){clearInterval(t);setTimeout(()=>s.close(),100)}},50);`;
+  const sending = inNs('h2', [process.execPath, '-e', udp]);
+  type MonitorStatus = {
     ports: { port: string; dir: string; packets: number; bytes: number; drops: number }[];
     topTalkers: { src: string; packets: number; bytes: number }[];
   };
+  console.log('\nlive: UDP h2 -> h3 through br1, r1 (monitor mon1 on r1:p2)');
+  const started = Date.now();
+  let done = false;
+  void sending.then(() => (done = true));
+  while (!done) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const live = dp.status('mon1') as MonitorStatus;
+    const out = live.ports.find((p) => p.dir === 'out');
+    const secs = ((Date.now() - started) / 1000).toFixed(1).padStart(4);
+    console.log(
+      `  [${secs}s] r1:p2 out ${out?.packets ?? 0} packets ${out?.bytes ?? 0} bytes, drops ${out?.drops ?? 0}`,
+    );
+  }
+  console.log('\n' + renderTopology(dp.topology()) + '\n');
+  const mon = dp.status('mon1') as MonitorStatus;
   console.log('monitor mon1 on r1:p2');
   for (const p of mon.ports)
     console.log(
