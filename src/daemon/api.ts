@@ -147,6 +147,16 @@ export function routes(core: DaemonCore, info: () => Record<string, unknown>): R
       handler: async (ctx) => ({ body: await core.apply(await ctx.body(), true) }),
     },
     {
+      method: 'POST',
+      path: '/api/v1/topology/delete',
+      tag: 'topology',
+      summary:
+        'Remove the hosts, modules (with their links and attachments) and links a topology names',
+      requestBody: ref('Topology'),
+      response: ref('ChangeResult'),
+      handler: async (ctx) => ({ body: await core.remove(await ctx.body()) }),
+    },
+    {
       method: 'DELETE',
       path: '/api/v1/topology',
       tag: 'topology',
@@ -562,7 +572,10 @@ export function openApi(
         })),
       ],
       responses: {
-        [r.method === 'POST' && !r.path.endsWith('/diff') && !r.path.endsWith('/lookup')
+        [r.method === 'POST' &&
+        !r.path.endsWith('/diff') &&
+        !r.path.endsWith('/lookup') &&
+        !r.path.endsWith('/topology/delete')
           ? '201'
           : '200']: {
           description: 'success',

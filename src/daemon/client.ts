@@ -35,6 +35,17 @@ export class ApiError extends Error {
   }
 }
 
+/** Nothing answers where the daemon should be: says so, and how to start it. */
+export class DaemonNotRunningError extends Error {
+  constructor(
+    readonly where: string,
+    readonly code?: string,
+  ) {
+    super(`iovisord is not running at ${where}: start it with \`iovisor daemon\``);
+    this.name = 'DaemonNotRunningError';
+  }
+}
+
 /** A raw response. */
 export interface RawResponse {
   status: number;
@@ -112,7 +123,11 @@ export class DaemonClient {
         );
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+          reject(new DaemonNotRunningError(this.where(), err.code));
+        else reject(err);
+      });
       if (data) req.write(data);
       req.end();
     });
@@ -146,6 +161,11 @@ export class DaemonClient {
       ...(this.opts.ca ? { ca: this.opts.ca } : {}),
       headers: this.token ? { Authorization: `Bearer ${this.token}` } : {},
     });
+  }
+
+  /** Where the daemon is expected: its socket path or URL. */
+  where(): string {
+    return this.target.socketPath ?? this.opts.url ?? '';
   }
 
   /** Closes kept-alive connections. */

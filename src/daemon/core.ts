@@ -129,6 +129,40 @@ export class DaemonCore {
     });
   }
 
+  /**
+   * Removes what a topology document names from the desired topology: its hosts and modules
+   * (with their links and what is stacked on them) and its links. Names that are not there are
+   * ignored, so deleting twice is harmless. `iovisor delete -f FILE` sends the file here.
+   */
+  remove(doc: unknown): Promise<ChangeResult> {
+    const d = objectBody(doc, ['hosts', 'modules', 'links'], 'topology');
+    const names = (v: unknown, field: string): string[] => {
+      if (v === undefined) return [];
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new InputError(`${field}: must be an object of names`);
+      return Object.keys(v);
+    };
+    const hosts = names(d.hosts, 'hosts');
+    const modules = names(d.modules, 'modules');
+    if (d.links !== undefined && !Array.isArray(d.links))
+      throw new InputError('links: must be a list of [a, b] pairs');
+    const links = ((d.links ?? []) as unknown[]).map((l, i) => {
+      if (!Array.isArray(l) || l.length !== 2)
+        throw new InputError(`links[${i}]: must be a pair [a, b] of endpoints`);
+      parseEndpoint(l[0], `links[${i}][0]`);
+      parseEndpoint(l[1], `links[${i}][1]`);
+      return stableJson(canonicalLink([l[0] as string, l[1] as string]));
+    });
+    return this.change((t) => {
+      for (const h of hosts) delete t.hosts?.[h];
+      for (const m of modules) delete t.modules?.[m];
+      const drop = new Set(links);
+      t.links = (t.links ?? []).filter((l) => !drop.has(stableJson(canonicalLink(l))));
+      pruneDangling(t);
+      return t;
+    });
+  }
+
   // ---- resource edits (each one a change of the desired topology) -----------------------
 
   /** Creates an instance. */

@@ -21,6 +21,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { repoRoot } from '../dataplane/index.js';
+import { enableStats } from '../trace/index.js';
 import { context, eventTypes, match, openApi, routes, type Route } from './api.js';
 import { DaemonCore, type DaemonEvent } from './core.js';
 import type { DataplanePort } from './dataplane-port.js';
@@ -53,6 +54,13 @@ export interface DaemonOptions {
   dataplaneName?: string;
   /** bpffs root of the real data plane (default /sys/fs/bpf/iovisor). `--bpffs`. */
   bpffsRoot?: string;
+  /** Namespace of the real data plane's port netdevs (default: its name). `--netns`. */
+  netns?: string;
+  /**
+   * Turn the kernel's BPF run-time statistics on while the daemon runs (BPF_ENABLE_STATS), so
+   * /metrics reports program runs and run time per instance. `--bpf-stats`.
+   */
+  bpfStats?: boolean;
   /** Reconcile period in ms (default 10000; 0: only at start). */
   reconcileMs?: number;
   /** Period of counter snapshots on event streams, ms (default 1000). */
@@ -170,15 +178,24 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       ? { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey) }
       : undefined;
 
+  // The statistics stay on for as long as this handle is open (the daemon's lifetime).
+  const stats = opts.bpfStats ? enableStats() : undefined;
   let dp = opts.dataplane;
   if (!dp) {
     const { openDataplane } = await import('./dataplane-adapter.js');
-    dp = await openDataplane({
-      log,
-      stateDir: store.dir,
-      ...(opts.dataplaneName ? { name: opts.dataplaneName } : {}),
-      ...(opts.bpffsRoot ? { bpffsRoot: opts.bpffsRoot } : {}),
-    });
+    try {
+      dp = await openDataplane({
+        log,
+        stateDir: store.dir,
+        ...(opts.dataplaneName ? { name: opts.dataplaneName } : {}),
+        ...(opts.netns ? { netns: opts.netns } : {}),
+        ...(opts.bpffsRoot ? { bpffsRoot: opts.bpffsRoot } : {}),
+        ...(stats ? { programStats: true } : {}),
+      });
+    } catch (err) {
+      stats?.close();
+      throw err;
+    }
   }
   const core = new DaemonCore(dp, store, log);
   const started = Date.now();
@@ -192,6 +209,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     return {
       version: DAEMON_VERSION,
       pid: process.pid,
+      ...(g.dataplane ? { dataplane: g.dataplane } : {}),
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       generation: d.generation,
       updated: d.updated,
@@ -429,6 +447,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
   } catch (err) {
     for (const s of servers) s.close();
     await core.close();
+    // A data plane this call opened is let go again (it keeps forwarding for the next daemon).
+    if (!opts.dataplane) core.dp.close({ keep: true });
+    stats?.close();
     throw err;
   }
 
@@ -473,6 +494,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
       if (o.teardown) await core.dp.delete();
       await core.close();
       core.dp.close({ keep: !o.teardown });
+      stats?.close();
     },
   };
 }

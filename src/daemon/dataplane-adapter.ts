@@ -1,41 +1,48 @@
 /**
  * The adapter from the daemon's {@link DataplanePort} to the real data plane library
- * (`Dataplane` in src/dataplane, module types from modules/). A topology is applied as the
- * daemon's own diff, executed with the data plane's fine-grained calls (hosts, instances,
- * ports, attachments, links); the running topology is always read back from the data plane, so
- * the reconcile loop sees real drift.
+ * (`Dataplane` in src/dataplane, module types from modules/). There is one topology engine: a
+ * desired topology is converted to the data plane's form and applied with its
+ * `validateTopology` + `planTopology` + `runSteps` — every error names its field, the steps run
+ * all or nothing (a failing step undoes the ones before it), and applying what already runs
+ * plans no step. The running graph is always read back from the data plane, so the reconcile
+ * loop sees real drift.
  *
- * Restart without touching traffic: after each change the adapter records what it built (the
- * running topology and each port's patch-panel id) in `running.json` beside the daemon's state.
- * When a daemon starts and finds that record and the pins still in bpffs, it *adopts* them: the
- * kernel keeps forwarding, counters are read from the pinned stats map and maps from their pins,
- * and nothing is reloaded. The data plane library has no adoption entry point yet, so an adopted
- * data plane is read-only; the first change that needs the kernel rebuilds it (a short
- * interruption), and user-space controllers (bridge aging, router slow path) do not run while
- * adopted. With `Dataplane.adopt` this becomes a seamless hand-over; see docs/daemon.md.
+ * Restart without touching traffic: after each change the adapter saves the data plane's
+ * snapshot (`Dataplane.snapshot()`) as `running.json` beside the daemon's state. A starting
+ * daemon that finds it calls `Dataplane.adopt`: the pinned maps, links and slots are re-used,
+ * controllers (bridge aging, router ARP/ND slow path) run again and later changes are applied
+ * in place. When the kernel no longer holds what the snapshot says (a reboot, someone removed
+ * the pins), the adapter starts a fresh data plane and the reconcile loop rebuilds it.
  */
 import {
+  closeSync,
   existsSync,
+  fsyncSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
-  openSync,
-  fsyncSync,
-  closeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../bpf/index.js';
 import {
+  ConfigError,
   Dataplane,
   DataplaneError,
   DEFAULT_BPFFS_ROOT,
-  type Endpoint,
+  parseTopology,
+  planTopology,
+  runSteps,
+  validateTopology,
+  type DataplaneState,
   type ModuleType,
-  type TopologyView,
+  type PacketIn,
+  type Topology as DataplaneTopology,
 } from '../dataplane/index.js';
-import { netnsExists, deleteNetns } from '../net/index.js';
+import { deleteNetns, netnsExists } from '../net/index.js';
 import { builtinModules } from '../../modules/index.js';
 import {
   InputError,
@@ -46,64 +53,36 @@ import {
   type MapEntry,
   type MapSummary,
   type ModuleTypeInfo,
-  type PortCounters,
   type Topology,
+  type TopologyChange,
   type TopologyDiff,
 } from './dataplane-port.js';
-import { checkTopology, diffTopology, emptyTopology, parseEndpoint } from './topology.js';
+import { canonicalLink, checkTopology, emptyTopology } from './topology.js';
 
 /** Options of {@link openDataplane}. */
 export interface OpenDataplaneOptions {
   log?: (msg: string) => void;
   /** Data plane name: its pin directory and namespace (default "iovisor"). */
   name?: string;
+  /** Namespace of the port netdevs (default: the name). */
+  netns?: string;
   /** bpffs root (default /sys/fs/bpf/iovisor). */
   bpffsRoot?: string;
   /** Where to keep the running-state record (the daemon's state directory). */
   stateDir?: string;
   /** Module types (default: the built-in modules). */
   types?: ModuleType[];
+  /**
+   * Report program run counts and time per instance (kernel BPF stats). Default: when the
+   * kernel.bpf_stats_enabled sysctl is on.
+   */
+  programStats?: boolean;
 }
 
 /** What the adapter records after each change, for adoption after a restart. */
 interface RunningRecord {
-  version: 1;
-  name: string;
-  netns: string;
-  pinDir: string;
-  topology: Topology;
-  /** "inst:port" → patch-panel port id. */
-  gids: Record<string, number>;
-  /** Hosts' namespaces the data plane created. */
-  hosts: string[];
-}
-
-/** Stats layout of the patch panel's per-CPU iov_stats values (see src/dataplane/bpf/iov.h). */
-const STATS_SIZE = 40;
-
-function u32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n >>> 0, true);
-  return b;
-}
-
-function decodeStats(raw: Uint8Array | undefined): PortCounters {
-  const s: PortCounters = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, drops: 0 };
-  if (!raw) return s;
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  for (let o = 0; o + STATS_SIZE <= raw.byteLength; o += STATS_SIZE) {
-    s.rxPackets += Number(dv.getBigUint64(o, true));
-    s.rxBytes += Number(dv.getBigUint64(o + 8, true));
-    s.txPackets += Number(dv.getBigUint64(o + 16, true));
-    s.txBytes += Number(dv.getBigUint64(o + 24, true));
-    s.drops += Number(dv.getBigUint64(o + 32, true));
-  }
-  return s;
-}
-
-function toEndpoint(s: string): Endpoint {
-  const e = parseEndpoint(s, 'endpoint');
-  return e;
+  version: 2;
+  state: DataplaneState;
 }
 
 function writeAtomic(file: string, text: string): void {
@@ -118,69 +97,121 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Converts the data plane's view to a topology document. */
-function viewToTopology(v: TopologyView): Topology {
-  const t: Required<Topology> = { hosts: {}, modules: {}, links: [] };
-  for (const h of v.hosts) t.hosts[h.name] = { ...h.config };
-  for (const i of v.instances) {
-    t.modules[i.name] = {
-      type: i.type,
-      config: i.config,
-      ports: Object.fromEntries(i.ports.map((p) => [p.name, p.config])),
-      attach: [...i.attachedTo],
-    };
+/** The data plane's form of a (checked, canonical) daemon topology. */
+export function toDataplaneTopology(t: Topology): DataplaneTopology {
+  return parseTopology({
+    hosts: t.hosts ?? {},
+    modules: Object.fromEntries(
+      Object.entries(t.modules ?? {}).map(([n, m]) => [
+        n,
+        {
+          type: m.type,
+          config: m.config ?? {},
+          ports: m.ports ?? {},
+          ...(m.attach?.length ? { attach: m.attach } : {}),
+        },
+      ]),
+    ),
+    links: t.links ?? [],
+  });
+}
+
+const STEP_KINDS: [RegExp, TopologyChange['op'], TopologyChange['kind']][] = [
+  [/^add host (.+)$/, 'add', 'host'],
+  [/^remove host (.+)$/, 'remove', 'host'],
+  [/^create \S+ (.+)$/, 'add', 'module'],
+  [/^delete \S+ (.+)$/, 'remove', 'module'],
+  [/^configure port (.+)$/, 'update', 'port'],
+  [/^configure (.+)$/, 'update', 'module'],
+  [/^add port (.+)$/, 'add', 'port'],
+  [/^remove port (.+)$/, 'remove', 'port'],
+  [/^link (.+)$/, 'add', 'link'],
+  [/^unlink (.+)$/, 'remove', 'link'],
+  [/^attach (\S+) to (.+)$/, 'add', 'attach'],
+  [/^detach (\S+) from (.+)$/, 'remove', 'attach'],
+];
+
+/** A data plane plan step ("create router r1") as a daemon change ({op, kind, name}). */
+export function stepChange(what: string): TopologyChange {
+  for (const [re, op, kind] of STEP_KINDS) {
+    const m = re.exec(what);
+    if (!m) continue;
+    if (kind === 'attach') return { op, kind, name: `${m[1]} @ ${m[2]}` };
+    if (kind === 'link') {
+      const [a, b] = m[1]!.split(' <-> ') as [string, string];
+      const [x, y] = canonicalLink([a, b]);
+      return { op, kind, name: `${x} - ${y}` };
+    }
+    return { op, kind, name: m[1]! };
   }
-  t.links = v.links.map(([a, b]) => [a, b]);
-  return t;
+  return { op: 'update', kind: 'module', name: what };
+}
+
+function inputError(err: unknown): unknown {
+  if (err instanceof ConfigError) return new InputError(err.message);
+  if (err instanceof DataplaneError) return new InputError(err.message, 409);
+  return err;
 }
 
 /** The real data plane behind the daemon; see the file comment. */
 export class RealDataplane implements DataplanePort {
-  private dp?: Dataplane;
-  private adopted?: RunningRecord;
+  private dp!: Dataplane;
   private readonly listeners = new Set<(ev: DataplaneEvent) => void>();
   private readonly types: ModuleType[];
   private readonly name: string;
+  private readonly netns?: string;
   private readonly bpffsRoot: string;
   private readonly recordFile?: string;
   private readonly log: (msg: string) => void;
-  private statsMap?: BpfMap;
+  private readonly programStats?: boolean;
+  /** True when the data plane was adopted at open (not built afresh). */
+  adopted = false;
 
   constructor(opts: OpenDataplaneOptions = {}) {
     this.types = opts.types ?? builtinModules;
     this.name = opts.name ?? 'iovisor';
+    this.netns = opts.netns;
     this.bpffsRoot = opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT;
     this.recordFile = opts.stateDir ? path.join(opts.stateDir, 'running.json') : undefined;
     this.log = opts.log ?? (() => undefined);
+    this.programStats = opts.programStats;
   }
 
-  /** Adopts pinned state recorded by an earlier daemon, or opens a fresh data plane. */
+  /** The data plane itself (for tests and tools that need more than the port). */
+  get dataplane(): Dataplane {
+    return this.dp;
+  }
+
+  /** Adopts the data plane recorded by an earlier daemon, or opens a fresh one. */
   open(): void {
     const rec = this.readRecord();
-    const pinDir = path.join(this.bpffsRoot, this.name);
-    if (rec && existsSync(path.join(pinDir, 'shared', 'iov_stats')) && netnsExists(rec.netns)) {
-      this.adopted = rec;
-      this.statsMap = BpfMap.openPinned(path.join(pinDir, 'shared', 'iov_stats'));
-      this.log(
-        `adopted data plane ${rec.name}: ${Object.keys(rec.topology.modules ?? {}).length} instances, traffic untouched`,
-      );
-      return;
-    }
-    this.fresh(rec);
-  }
-
-  private fresh(rec?: RunningRecord): void {
-    // Hosts of an earlier run are namespaces the data plane will want to create again.
-    for (const h of rec?.hosts ?? []) if (netnsExists(h)) deleteNetns(h);
-    this.dp = Dataplane.open({
+    const base = {
       name: this.name,
+      ...(this.netns ? { netns: this.netns } : {}),
       bpffsRoot: this.bpffsRoot,
       types: this.types,
-      log: (msg) => this.onLog(msg),
-    });
+      log: (msg: string) => this.onLog(msg),
+      onPacketIn: (instance: string, pkt: PacketIn) => this.onPacketIn(instance, pkt),
+    };
+    if (rec) {
+      try {
+        this.dp = Dataplane.adopt({ ...base, state: rec.state });
+        this.adopted = true;
+        return;
+      } catch (err) {
+        this.log(
+          `cannot adopt the running data plane (${(err as Error).message}): starting afresh`,
+        );
+      }
+      // Hosts of the earlier run are namespaces the new data plane will want to create again.
+      for (const h of rec.state.hosts ?? []) if (netnsExists(h.name)) deleteNetns(h.name);
+    }
+    this.dp = Dataplane.open(base);
+    this.saveRecord();
   }
 
   private onLog(msg: string): void {
+    this.log(msg);
     const m = /^([A-Za-z][A-Za-z0-9_-]*): (.*)$/.exec(msg);
     const inst = m && this.dp?.instanceNames().includes(m[1]!) ? m[1] : undefined;
     this.emit({
@@ -188,6 +219,19 @@ export class RealDataplane implements DataplanePort {
       time: Date.now(),
       ...(inst ? { instance: inst } : {}),
       message: inst ? m![2]! : msg,
+    });
+  }
+
+  private onPacketIn(instance: string, pkt: PacketIn): void {
+    if (!this.listeners.size) return;
+    this.emit({
+      type: 'packet',
+      time: Date.now(),
+      instance,
+      port: pkt.port.name,
+      reason: pkt.reason,
+      length: pkt.data.byteLength,
+      head: Buffer.from(pkt.data.subarray(0, 64)).toString('hex'),
     });
   }
 
@@ -199,7 +243,7 @@ export class RealDataplane implements DataplanePort {
     if (!this.recordFile || !existsSync(this.recordFile)) return undefined;
     try {
       const r = JSON.parse(readFileSync(this.recordFile, 'utf8')) as RunningRecord;
-      return r.version === 1 && r.name === this.name ? r : undefined;
+      return r.version === 2 && r.state?.name === this.name ? r : undefined;
     } catch {
       return undefined;
     }
@@ -207,25 +251,9 @@ export class RealDataplane implements DataplanePort {
 
   private saveRecord(): void {
     if (!this.recordFile || !this.dp) return;
-    const v = this.dp.topology();
-    const gids: Record<string, number> = {};
-    for (const i of v.instances) for (const p of i.ports) gids[`${i.name}:${p.name}`] = p.gid;
-    const rec: RunningRecord = {
-      version: 1,
-      name: v.name,
-      netns: v.netns,
-      pinDir: v.pinDir,
-      topology: viewToTopology(v),
-      gids,
-      hosts: v.hosts.map((h) => h.name),
-    };
+    const rec: RunningRecord = { version: 2, state: this.dp.snapshot() };
     mkdirSync(path.dirname(this.recordFile), { recursive: true, mode: 0o700 });
     writeAtomic(this.recordFile, JSON.stringify(rec, null, 2) + '\n');
-  }
-
-  private running(): Topology {
-    if (this.adopted) return structuredClone(this.adopted.topology);
-    return this.dp ? viewToTopology(this.dp.topology()) : emptyTopology();
   }
 
   moduleTypes(): ModuleTypeInfo[] {
@@ -238,78 +266,43 @@ export class RealDataplane implements DataplanePort {
     }));
   }
 
+  /** The desired topology in the data plane's form, checked against the running data plane. */
+  private plan(topology: Topology): ReturnType<typeof planTopology> {
+    const want = checkTopology(topology, this.moduleTypes());
+    try {
+      const topo = toDataplaneTopology(want);
+      validateTopology(this.dp, topo);
+      return planTopology(this.dp, topo);
+    } catch (err) {
+      throw inputError(err);
+    }
+  }
+
   validate(topology: Topology): void {
-    checkTopology(topology, this.moduleTypes());
+    this.plan(topology);
   }
 
   diff(topology: Topology): TopologyDiff {
-    return diffTopology(this.running(), checkTopology(topology, this.moduleTypes()));
+    return { changes: this.plan(topology).map((s) => stepChange(s.what)) };
   }
 
   async apply(topology: Topology): Promise<TopologyDiff> {
-    const want = checkTopology(topology, this.moduleTypes());
-    let from = this.running();
-    let d = diffTopology(from, want);
-    if (!d.changes.length) return d;
-    if (this.adopted) {
-      // No adoption in the library yet: rebuild from scratch (traffic pauses briefly).
-      this.log(
-        'change after adoption: rebuilding the data plane (Dataplane.adopt is not available)',
-      );
-      const rec = this.adopted;
-      this.adopted = undefined;
-      this.statsMap?.close();
-      this.statsMap = undefined;
-      this.fresh(rec);
-      from = this.running();
-      d = diffTopology(from, want);
-    }
-    const dp = this.dp!;
-    const done: TopologyDiff = { changes: [] };
+    const steps = this.plan(topology);
+    if (!steps.length) return { changes: [] };
     try {
-      for (const c of d.changes) {
-        this.step(dp, c.op, c.kind, c.name, want);
-        done.changes.push(c);
-      }
+      runSteps(steps);
+    } catch (err) {
+      // runSteps undid what it had done; the cause says whose fault it was.
+      const cause = (err as Error).cause;
+      if (cause instanceof ConfigError || cause instanceof DataplaneError)
+        throw new InputError((err as Error).message, cause instanceof ConfigError ? 400 : 409);
+      throw err;
     } finally {
       this.saveRecord();
-      if (done.changes.length)
-        this.emit({ type: 'change', time: Date.now(), changes: done.changes });
     }
-    return done;
-  }
-
-  private step(dp: Dataplane, op: string, kind: string, name: string, want: Topology): void {
-    const split = (s: string): [string, string] => {
-      const i = s.indexOf(':');
-      return [s.slice(0, i), s.slice(i + 1)];
-    };
-    if (kind === 'link') {
-      const [a, b] = name.split(' - ') as [string, string];
-      const ea = toEndpoint(a);
-      const eb = toEndpoint(b);
-      if (op === 'add') dp.connect(ea, eb);
-      else dp.disconnect(ea.kind === 'port' ? ea : eb);
-    } else if (kind === 'attach') {
-      const [n, at] = name.split(' @ ') as [string, string];
-      const [inst, port] = split(at);
-      if (op === 'add') dp.attach(n, inst, port);
-      else dp.detach(n, inst, port);
-    } else if (kind === 'port') {
-      const [inst, port] = split(name);
-      const cfg = want.modules?.[inst]?.ports?.[port] ?? {};
-      if (op === 'add') dp.addPort(inst, port, cfg);
-      else if (op === 'update') dp.updatePort(inst, port, cfg);
-      else dp.removePort(inst, port);
-    } else if (kind === 'module') {
-      const m = want.modules?.[name];
-      if (op === 'add') dp.createInstance(name, m!.type, { config: m!.config ?? {} });
-      else if (op === 'update') dp.reconfigure(name, m!.config ?? {});
-      else dp.deleteInstance(name);
-    } else if (kind === 'host') {
-      if (op === 'add') dp.addHost(name, want.hosts?.[name] ?? {});
-      else dp.removeHost(name);
-    }
+    const changes = steps.map((s) => stepChange(s.what));
+    this.emit({ type: 'change', time: Date.now(), changes });
+    return { changes };
   }
 
   async delete(): Promise<TopologyDiff> {
@@ -317,86 +310,85 @@ export class RealDataplane implements DataplanePort {
   }
 
   show(): Graph {
-    const g: Graph = { hosts: [], netdevs: [], instances: [], links: [] };
-    const counters = this.counters();
-    const t = this.running();
-    const linkOf = new Map<string, string>();
-    for (const [a, b] of t.links ?? []) {
-      linkOf.set(a, b);
-      linkOf.set(b, a);
-    }
-    const gids = this.gids();
-    for (const [name, config] of Object.entries(t.hosts ?? {})) {
-      const l = linkOf.get(name);
-      g.hosts.push({ name, config, ...(l ? { link: l } : {}) });
-    }
-    const stacks = new Map<string, string[]>();
-    for (const [n, m] of Object.entries(t.modules ?? {}))
-      for (const a of m.attach ?? []) stacks.set(a, [...(stacks.get(a) ?? []), n]);
-    const kindOf = new Map(this.types.map((x) => [x.name, x.kind]));
-    for (const [name, m] of Object.entries(t.modules ?? {})) {
+    const v = this.dp.topology();
+    const g: Graph = {
+      dataplane: { name: v.name, netns: v.netns, pinDir: v.pinDir },
+      hosts: v.hosts.map((h) => ({
+        name: h.name,
+        config: h.config,
+        ...(h.link ? { link: h.link } : {}),
+      })),
+      netdevs: [],
+      instances: [],
+      links: v.links.map((l) => canonicalLink(l)),
+    };
+    for (const i of v.instances) {
       g.instances.push({
-        name,
-        type: m.type,
-        kind: kindOf.get(m.type) ?? 'standard',
-        config: m.config ?? {},
-        attachedTo: [...(m.attach ?? [])],
-        ports: Object.entries(m.ports ?? {}).map(([p, config]) => {
-          const id = `${name}:${p}`;
-          const peer = linkOf.get(id);
-          if (peer && !peer.includes(':') && gids[id] !== undefined)
-            g.netdevs.push({ name: `iovp${gids[id]}`, port: id });
-          if (peer?.startsWith('netdev:')) g.netdevs.push({ name: peer.slice(7), port: id });
+        name: i.name,
+        type: i.type,
+        kind: i.kind,
+        slot: i.id,
+        hook: i.hook,
+        config: i.config,
+        attachedTo: [...i.attachedTo],
+        ports: i.ports.map((p) => {
+          const id = `${i.name}:${p.name}`;
+          if (p.peer?.startsWith('netdev:')) g.netdevs.push({ name: p.peer.slice(7), port: id });
+          else if (p.peer && !p.peer.includes(':'))
+            g.netdevs.push({ name: `iovp${p.gid}`, port: id });
           return {
-            name: p,
+            name: p.name,
             id,
-            ...(peer ? { peer } : {}),
-            stack: stacks.get(id) ?? [],
-            config,
-            counters: counters.ports[id] ?? decodeStats(undefined),
+            gid: p.gid,
+            mac: p.mac,
+            ...(p.peer ? { peer: p.peer } : {}),
+            stack: [...p.stack],
+            config: p.config,
+            counters: { ...p.stats },
           };
         }),
       });
     }
-    g.links = (t.links ?? []).map(([a, b]) => [a, b]);
     return g;
   }
 
-  private gids(): Record<string, number> {
-    if (this.adopted) return this.adopted.gids;
-    const out: Record<string, number> = {};
-    for (const i of this.dp?.topology().instances ?? [])
-      for (const p of i.ports) out[`${i.name}:${p.name}`] = p.gid;
-    return out;
+  private statsOn(): boolean {
+    if (this.programStats !== undefined) return this.programStats;
+    try {
+      return readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+    } catch {
+      return false;
+    }
   }
 
   counters(): Counters {
     const out: Counters = { ports: {}, modules: {} };
-    if (this.adopted) {
-      for (const [id, gid] of Object.entries(this.adopted.gids))
-        out.ports[id] = decodeStats(this.statsMap?.lookupBytes(u32(gid)));
-    } else if (this.dp) {
-      for (const i of this.dp.topology().instances)
-        for (const p of i.ports) out.ports[`${i.name}:${p.name}`] = { ...p.stats };
-    }
-    for (const name of Object.keys(this.running().modules ?? {}))
-      out.modules[name] = { packets: 0, bytes: 0, drops: 0 };
-    for (const [id, c] of Object.entries(out.ports)) {
-      const m = out.modules[id.slice(0, id.indexOf(':'))];
-      if (!m) continue;
-      m.packets += c.rxPackets;
-      m.bytes += c.rxBytes;
-      m.drops += c.drops;
+    const stats = this.statsOn();
+    for (const i of this.dp.topology().instances) {
+      const m: Counters['modules'][string] = { packets: 0, bytes: 0, drops: 0 };
+      for (const p of i.ports) {
+        out.ports[`${i.name}:${p.name}`] = { ...p.stats };
+        m.packets += p.stats.rxPackets;
+        m.bytes += p.stats.rxBytes;
+        m.drops += p.stats.drops;
+      }
+      if (stats) {
+        const info = this.dp.program(i.name).info();
+        m.runCount = Number(info.runCount);
+        m.runTimeNs = Number(info.runTimeNs);
+      }
+      out.modules[i.name] = m;
     }
     return out;
   }
 
   private instanceDir(instance: string): string {
-    if (!this.running().modules?.[instance]) throw new InputError(`no instance ${instance}`, 404);
-    return path.join(this.bpffsRoot, this.name, 'instances', instance);
+    if (!this.dp.instanceNames().includes(instance))
+      throw new InputError(`no instance ${instance}`, 404);
+    return path.join(this.dp.pinDir, 'instances', instance);
   }
 
-  private openMap(instance: string, map: string): BpfMap {
+  private withMap<T>(instance: string, map: string, fn: (m: BpfMap) => T): T {
     const dir = this.instanceDir(instance);
     if (
       !/^[A-Za-z0-9_.]{1,64}$/.test(map) ||
@@ -404,19 +396,15 @@ export class RealDataplane implements DataplanePort {
       !existsSync(path.join(dir, map))
     )
       throw new InputError(`instance ${instance} has no map ${JSON.stringify(map)}`, 404);
-    if (this.dp && !this.adopted) {
-      try {
-        return this.dp.map(instance, map);
-      } catch {
-        // not in the object (pinned by an earlier version): fall through to the pin
-      }
+    let m: BpfMap;
+    let owned = false;
+    try {
+      m = this.dp.map(instance, map);
+    } catch {
+      // pinned by an earlier version of the object: open the pin
+      m = BpfMap.openPinned(path.join(dir, map));
+      owned = true;
     }
-    return BpfMap.openPinned(path.join(dir, map));
-  }
-
-  private withMap<T>(instance: string, map: string, fn: (m: BpfMap) => T): T {
-    const m = this.openMap(instance, map);
-    const owned = !this.dp || !!this.adopted;
     try {
       return fn(m);
     } catch (err) {
@@ -469,16 +457,8 @@ export class RealDataplane implements DataplanePort {
   }
 
   status(instance: string): unknown {
-    if (this.adopted) {
-      if (!this.adopted.topology.modules?.[instance])
-        throw new InputError(`no instance ${instance}`, 404);
-      return {
-        adopted: true,
-        note: 'controller not running: the data plane was adopted after a restart',
-      };
-    }
     try {
-      return this.dp?.status(instance) ?? {};
+      return this.dp.status(instance) ?? {};
     } catch (err) {
       if (err instanceof DataplaneError) throw new InputError(err.message, 404);
       throw err;
@@ -491,21 +471,20 @@ export class RealDataplane implements DataplanePort {
   }
 
   close(opts: { keep?: boolean } = {}): void {
-    this.statsMap?.close();
-    this.statsMap = undefined;
-    if (!opts.keep) {
-      this.dp?.close();
-      if (this.adopted) {
-        Dataplane.removeStale(this.adopted.pinDir, this.adopted.netns);
-        for (const h of this.adopted.hosts) if (netnsExists(h)) deleteNetns(h);
-      }
-    }
-    // With keep, pins, links and namespaces stay: the kernel keeps forwarding.
     this.listeners.clear();
+    if (!this.dp) return;
+    if (opts.keep) {
+      // Pins, links and namespaces stay: the kernel keeps forwarding until the next adopt.
+      this.saveRecord();
+      this.dp.release();
+      return;
+    }
+    this.dp.close();
+    if (this.recordFile) rmSync(this.recordFile, { force: true });
   }
 }
 
-/** Opens the real data plane for the daemon (adopting pinned state when it finds it). */
+/** Opens the real data plane for the daemon (adopting the running one when it finds it). */
 export async function openDataplane(opts: OpenDataplaneOptions = {}): Promise<DataplanePort> {
   const dp = new RealDataplane(opts);
   dp.open();

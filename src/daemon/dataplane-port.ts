@@ -71,6 +71,9 @@ export interface GraphPort {
   stack: string[];
   config: Record<string, unknown>;
   counters: PortCounters;
+  /** Patch-panel port id and MAC (the real data plane). */
+  gid?: number;
+  mac?: string;
 }
 
 /** A module instance in the running graph. */
@@ -78,6 +81,9 @@ export interface GraphInstance {
   name: string;
   type: string;
   kind: 'standard' | 'transparent';
+  /** Patch-panel slot and hook (the real data plane). */
+  slot?: number;
+  hook?: string;
   config: Record<string, unknown>;
   ports: GraphPort[];
   /** Transparent instances: "inst:port" they are stacked on. */
@@ -86,6 +92,8 @@ export interface GraphInstance {
 
 /** The running graph: every node and edge the dashboard draws. */
 export interface Graph {
+  /** Which data plane (the real one): its name, namespace and pin directory. */
+  dataplane?: { name: string; netns: string; pinDir: string };
   hosts: { name: string; config: TopologyHost; link?: string }[];
   /** Netdevs ports are bound to (host veths and named netdevs). */
   netdevs: { name: string; port: string }[];

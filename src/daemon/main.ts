@@ -16,7 +16,9 @@ export const DAEMON_USAGE = `usage: iovisor daemon [flags]
   --tls-cert FILE        PEM certificate: TCP speaks TLS (with --tls-key)
   --tls-key FILE         PEM private key
   --name NAME            data plane name: pin directory and namespace (default iovisor)
+  --netns NS             namespace of the port netdevs (default: the name)
   --bpffs DIR            bpffs root (default /sys/fs/bpf/iovisor)
+  --bpf-stats            turn on kernel BPF run-time stats: program run time per instance in /metrics
   --reconcile SECONDS    reconcile period (default 10; 0: only at start)
   --teardown-on-exit     remove the data plane when stopped (default: keep it forwarding)
   --fake                 serve a simulated data plane (no root; for demos and UI work)`;
@@ -35,6 +37,7 @@ export function parseDaemonArgs(
     '--tls-key': (v) => (o.tlsKey = v),
     '--name': (v) => (o.dataplaneName = v),
     '--bpffs': (v) => (o.bpffsRoot = v),
+    '--netns': (v) => (o.netns = v),
     '--reconcile': (v) => {
       if (!/^\d+(\.\d+)?$/.test(v))
         throw new Error(`--reconcile ${v}: expected seconds\n${DAEMON_USAGE}`);
@@ -51,6 +54,7 @@ export function parseDaemonArgs(
     }
     if (a === '--teardown-on-exit') o.teardownOnExit = true;
     else if (a === '--fake') o.fake = true;
+    else if (a === '--bpf-stats') o.bpfStats = true;
     else if (a === '-h' || a === '--help') throw new Error(DAEMON_USAGE);
     else if (flags[a]) {
       v ??= argv[++i];

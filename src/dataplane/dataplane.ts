@@ -43,6 +43,7 @@ import type {
   PacketIn,
   PortInfo,
 } from './module.js';
+import { adoptInto, snapshotOf, type DataplaneInternals, type DataplaneState } from './adopt.js';
 import { DEFAULT_BPFFS_ROOT, patchPanelObject } from './paths.js';
 import { ConfigError, validate } from './schema.js';
 
@@ -58,6 +59,8 @@ export interface DataplaneOptions {
   types: ModuleType[];
   /** Log lines (slow path events, swaps); default: none. */
   log?: (msg: string) => void;
+  /** Every slow-path packet, after its instance's controller saw it (event streams, capture). */
+  onPacketIn?: (instance: string, pkt: PacketIn) => void;
 }
 
 /** A host: a network namespace named after it, with one interface once linked. */
@@ -203,6 +206,7 @@ export class Dataplane {
   private readonly byId = new Map<number, InstanceState>();
   private readonly hosts = new Map<string, HostState>();
   private readonly log: (msg: string) => void;
+  private readonly packetInHook?: (instance: string, pkt: PacketIn) => void;
   private panel!: Collection;
   private pktout!: Program;
   private loopLink?: Link;
@@ -218,6 +222,7 @@ export class Dataplane {
     this.pinDir = path.join(opts.bpffsRoot ?? DEFAULT_BPFFS_ROOT, this.name);
     for (const t of opts.types) this.types.set(t.name, t);
     this.log = opts.log ?? (() => undefined);
+    this.packetInHook = opts.onPacketIn;
   }
 
   /**
@@ -257,9 +262,59 @@ export class Dataplane {
       direction: 'ingress',
     });
     this.loopLink.pin(path.join(this.pinDir, 'links', LOOP_DEV));
+    this.startSlowPath();
+  }
+
+  private startSlowPath(): void {
     this.ring = new RingBuffer(this.panel.map('iov_pktin'), { decode: decodePacketIn });
     this.ring.on('data', (rec: PacketInRecord) => this.onPacketIn(rec));
     this.ring.on('error', (err: Error) => this.log(`slow path: ${err.message}`));
+  }
+
+  /**
+   * Re-opens a data plane that kept forwarding without an owner (daemon restart, kill -9) from
+   * its {@link Dataplane.snapshot}: pinned maps, links and slots are re-used as they are and the
+   * controllers start again (see adopt.ts). Throws AdoptError, changing nothing, when the
+   * kernel no longer holds what the snapshot describes.
+   */
+  static adopt(opts: DataplaneOptions & { state: DataplaneState }): Dataplane {
+    const dp = new Dataplane(opts);
+    try {
+      adoptInto(dp as unknown as DataplaneInternals, opts.state);
+      dp.startSlowPath();
+    } catch (err) {
+      dp.release();
+      throw err;
+    }
+    return dp;
+  }
+
+  /** What {@link Dataplane.adopt} needs besides the kernel's state; save it after each change. */
+  snapshot(): DataplaneState {
+    return snapshotOf(this as unknown as DataplaneInternals);
+  }
+
+  /**
+   * Stops the user-space side (slow path, controllers' timers) and closes every handle while
+   * the kernel keeps forwarding: pins, links and namespaces stay for a later adopt.
+   */
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ring?.close();
+    this.ring = undefined;
+    for (const i of this.instances.values()) {
+      try {
+        i.controller?.close?.();
+      } catch (err) {
+        this.log(`instance ${i.name}: controller close: ${(err as Error).message}`);
+      }
+      i.collection?.close();
+      for (const p of i.ports.values()) p.device?.link.close();
+    }
+    this.loopLink?.close();
+    this.loopLink = undefined;
+    this.panel?.close();
   }
 
   /** Removes what an earlier data plane of this name left behind (pinned links, maps, netns). */
@@ -897,7 +952,7 @@ export class Dataplane {
 
   private onPacketIn(rec: PacketInRecord): void {
     const inst = this.byId.get(rec.instance);
-    if (!inst?.controller.packetIn) return;
+    if (!inst || (!inst.controller.packetIn && !this.packetInHook)) return;
     const port = [...inst.ports.values()].find((p) => p.gid === rec.gid);
     const info: PortInfo = port
       ? this.portInfo(port)
@@ -905,9 +960,14 @@ export class Dataplane {
     const pkt: PacketIn = { port: info, reason: rec.reason, arg: rec.arg, data: rec.data };
     if (rec.vlan & 0x10000) pkt.vlan = rec.vlan & 0xfff;
     try {
-      inst.controller.packetIn(pkt);
+      inst.controller.packetIn?.(pkt);
     } catch (err) {
       this.log(`instance ${inst.name}: packet-in: ${(err as Error).message}`);
+    }
+    try {
+      this.packetInHook?.(inst.name, pkt);
+    } catch (err) {
+      this.log(`packet-in hook: ${(err as Error).message}`);
     }
   }
 

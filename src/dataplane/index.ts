@@ -1,7 +1,7 @@
 /**
  * The programmable data plane as a library: IO module types and instances, ports and links,
  * the patch panel that chains them inside the kernel, transparent modules, the slow path,
- * hot swap, declarative topologies, and the small daemon protocol that fronts it.
+ * hot swap, declarative topologies, and adoption of a running data plane after a restart.
  */
 export * from './module.js';
 export * from './schema.js';
@@ -9,5 +9,5 @@ export * from './paths.js';
 export * from './dataplane.js';
 export * from './packet.js';
 export * from './topology.js';
-export * from './server.js';
+export * from './adopt.js';
 export * from './render.js';
