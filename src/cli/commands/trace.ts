@@ -409,6 +409,8 @@ export async function traceCommand(argv: string[]): Promise<void> {
         syscount({
           ...c,
           perProcess: bool(p, 'per-process'),
+          // Like libbpf-tools: latency only with -L (it costs a map update per call).
+          latency: bool(p, 'latency'),
           failuresOnly: bool(p, 'failed'),
           ...(errno !== undefined ? { errno } : {}),
           ...(str(p, 'syscall') !== undefined ? { syscall: str(p, 'syscall')! } : {}),

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
+#include "trace.h"
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD

@@ -68,10 +68,12 @@ static __always_inline int on_exit(long nr, long ret)
 		return 0;
 	if (targ_errno && ret != -targ_errno)
 		return 0;
-	char comm[TASK_COMM_LEN];
-	bpf_get_current_comm(comm, sizeof(comm));
-	if (!comm_allowed(comm))
-		return 0;
+	char comm[TASK_COMM_LEN] = {};
+	if (filter_comm || per_process) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!comm_allowed(comm))
+			return 0;
+	}
 	__u32 tid = (__u32)id;
 	__u64 delta = 0;
 	if (measure_latency) {
