@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { BpfMap } from '../bpf/map.js';
 import type { Collection } from '../bpf/collection.js';
 import {
+  type Attachment,
   attachPerfEvent,
   attachRawTracepoint,
   attachTracepoint,
@@ -225,27 +226,36 @@ export function syscount(opts: SyscountOptions = {}): Sampler<SyscountRow[]> {
     targ_errno: opts.errno ?? 0,
     targ_syscall: nr,
   };
+  // Without latency nothing is needed at entry: leave sys_enter unhooked (one program less
+  // on every system call).
+  const lat = opts.latency !== false;
+  const hooks = (
+    enter: string,
+    exit: string,
+    attach: (p: string, which: 'sys_enter' | 'sys_exit', c: Collection) => Attachment,
+  ) => ({
+    programs: lat ? [enter, exit] : [exit],
+    attach: (c: Collection) =>
+      attachAll([
+        ...(lat ? [() => attach(enter, 'sys_enter', c)] : []),
+        () => attach(exit, 'sys_exit', c),
+      ]),
+  });
   const loaded = loadTool(
     'syscount',
     vars,
     [
       {
         name: 'raw_tp',
-        programs: ['raw_sys_enter', 'raw_sys_exit'],
-        attach: (c) =>
-          attachAll([
-            () => attachRawTracepoint(c.program('raw_sys_enter'), 'sys_enter'),
-            () => attachRawTracepoint(c.program('raw_sys_exit'), 'sys_exit'),
-          ]),
+        ...hooks('raw_sys_enter', 'raw_sys_exit', (p, which, c) =>
+          attachRawTracepoint(c.program(p), which),
+        ),
       },
       {
         name: 'tracepoint',
-        programs: ['tp_sys_enter', 'tp_sys_exit'],
-        attach: (c) =>
-          attachAll([
-            () => attachTracepoint(c.program('tp_sys_enter'), 'raw_syscalls', 'sys_enter'),
-            () => attachTracepoint(c.program('tp_sys_exit'), 'raw_syscalls', 'sys_exit'),
-          ]),
+        ...hooks('tp_sys_enter', 'tp_sys_exit', (p, which, c) =>
+          attachTracepoint(c.program(p), 'raw_syscalls', which),
+        ),
       },
     ],
     opts.hook,

@@ -95,7 +95,8 @@ static __always_inline int on_exit(long nr, long ret)
 			__builtin_memcpy(d->comm, comm, sizeof(comm));
 	}
 	__sync_fetch_and_add(&d->count, 1);
-	__sync_fetch_and_add(&d->total_ns, delta);
+	if (delta)
+		__sync_fetch_and_add(&d->total_ns, delta);
 	if (ret < 0)
 		__sync_fetch_and_add(&d->errors, 1);
 	return 0;
