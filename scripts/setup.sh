@@ -18,6 +18,7 @@ declare -A NEED=(
 missing=()
 for tool in "${!NEED[@]}"; do command -v "$tool" >/dev/null 2>&1 || missing+=("${NEED[$tool]}"); done
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
+[ -x /usr/sbin/opensnoop ] || missing+=(libbpf-tools) # peers of iovisor trace's tools
 [ -f /usr/include/gelf.h ] || missing+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 [ -d /usr/include/x86_64-linux-gnu/asm ] || [ "$(uname -m)" != x86_64 ] || missing+=(linux-libc-dev)
