@@ -46,6 +46,7 @@ import type {
 import { adoptInto, snapshotOf, type DataplaneInternals, type DataplaneState } from './adopt.js';
 import { DEFAULT_BPFFS_ROOT, patchPanelObject } from './paths.js';
 import { ConfigError, validate } from './schema.js';
+import { xdpRefusal } from './xdp.js';
 
 /** Options for {@link Dataplane.open}. */
 export interface DataplaneOptions {
@@ -440,11 +441,9 @@ export class Dataplane {
     const type = this.moduleType(typeName);
     const config = opts.config ?? {};
     validate(type.schema, config, `modules.${name}`);
+    if (opts.hook === 'xdp') throw xdpRefusal(`modules.${name}.hook`);
     if ((opts.hook ?? 'tcx') !== 'tcx')
-      throw new ConfigError(
-        `modules.${name}.hook`,
-        `hook ${opts.hook} is not supported yet: only tcx (the default on virtual interfaces)`,
-      );
+      throw new ConfigError(`modules.${name}.hook`, `hook ${opts.hook}: must be tcx or xdp`);
     for (const [p, pc] of Object.entries(opts.ports ?? {}))
       this.validatePortConfig(typeName, pc, `modules.${name}.ports.${p}`);
     const id = this.freeSlot();
