@@ -10,7 +10,7 @@
  * plane namespace). A link between two module ports has no netdev at all: the packet moves by
  * tail call. See docs/dataplane.md.
  */
-import { mkdirSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, rmdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   BpfMap,
@@ -333,6 +333,12 @@ export class Dataplane {
       }
     }
     rmSync(pinDir, { recursive: true, force: true });
+    // The shared root (/sys/fs/bpf/iovisor) goes too once no data plane uses it.
+    try {
+      rmdirSync(path.dirname(pinDir));
+    } catch {
+      // Not empty (another data plane) or already gone.
+    }
     if (netnsExists(netns)) deleteNetns(netns);
   }
 
