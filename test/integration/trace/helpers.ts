@@ -21,21 +21,38 @@ export async function collect<T>(
     timedOut = true;
     stream.stop();
   }, guardMs);
+  let satisfied = false;
   const it = (async () => {
     for await (const e of stream) {
       got.push(e);
-      if (done(got)) break;
+      if (done(got)) {
+        satisfied = true;
+        break;
+      }
     }
   })();
   try {
     await trigger();
+    // Events can arrive before the trigger has learned what to look for (a child's exit event
+    // beats its 'exit' callback), so check again once the trigger is done, then keep checking
+    // until the guard fires: a quiet system may send no further event to re-check on.
+    while (!satisfied && !timedOut) {
+      if (done(got)) {
+        satisfied = true;
+        stream.stop();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
     await it;
   } finally {
     clearTimeout(guard);
     stream.stop();
   }
   if (timedOut)
-    throw new Error(`stream ${stream.tool}: expected events not seen (got ${got.length})`);
+    throw new Error(
+      `stream ${stream.tool}: expected events not seen (got ${got.length}: ${JSON.stringify(got.slice(0, 5), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))})`,
+    );
   return got;
 }
 
