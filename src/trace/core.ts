@@ -147,6 +147,7 @@ export class EventStream<T> implements AsyncIterable<T> {
   readonly hook: string;
   private readonly rb: RingBuffer<T | undefined>;
   private stopped = false;
+  private finalDropped = 0;
   private readonly onAbort = (): void => this.stop();
 
   constructor(
@@ -166,9 +167,12 @@ export class EventStream<T> implements AsyncIterable<T> {
     signal?.addEventListener('abort', this.onAbort, { once: true });
   }
 
-  /** Events the kernel side could not queue because the ring was full. */
+  /**
+   * Events the kernel side could not queue because the ring was full. After `stop()` it is the
+   * count at the moment the programs were unloaded (a tool stopped by a signal still reports).
+   */
   get dropped(): number {
-    return this.stopped ? 0 : counter(this.loaded.coll, 'dropped');
+    return this.stopped ? this.finalDropped : counter(this.loaded.coll, 'dropped');
   }
 
   /** Yields events until stopped. */
@@ -184,6 +188,11 @@ export class EventStream<T> implements AsyncIterable<T> {
   /** Detaches, closes the ring and unloads; the iterator ends. Idempotent. */
   stop(): void {
     if (this.stopped) return;
+    try {
+      this.finalDropped = counter(this.loaded.coll, 'dropped');
+    } catch {
+      // best effort at teardown
+    }
     this.stopped = true;
     this.signal?.removeEventListener('abort', this.onAbort);
     this.release();

@@ -120,7 +120,7 @@ static __always_inline int on_exit(long ret)
 		__u64 len = offsetof(struct exec_event, args) + (e->args_size & 0xfff);
 		if (len > sizeof(*e))
 			len = sizeof(*e);
-		if (bpf_ringbuf_output(&events, e, len, 0))
+		if (bpf_ringbuf_output(&events, e, len, rb_wake_flags(&events)))
 			__sync_fetch_and_add(&dropped, 1);
 	}
 	bpf_map_delete_elem(&execs, &tid);

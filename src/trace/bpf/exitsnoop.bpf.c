@@ -58,7 +58,7 @@ static __always_inline int on_exit(void)
 	e.sig = exit_code & 0xff;
 	e.exit_code = exit_code >> 8;
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_wake_flags(&events)))
 		__sync_fetch_and_add(&dropped, 1);
 	return 0;
 }

@@ -94,7 +94,7 @@ static __always_inline int on_exit(long ret)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_user_str(e->fname, sizeof(e->fname), a->fname) < 0)
 		e->fname[0] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wake_flags(&events));
 cleanup:
 	bpf_map_delete_elem(&start, &tid);
 	return 0;

@@ -222,7 +222,7 @@ static __always_inline int handle(struct sk_buff *skb, const struct net_device *
 	} else if (!seen) {
 		bpf_map_update_elem(&tracked, &key, &e->ts, BPF_ANY);
 	}
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), 0))
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), rb_wake_flags(&events)))
 		__sync_fetch_and_add(&dropped, 1);
 	return 0;
 }

@@ -90,7 +90,7 @@ static __always_inline int on_exit(long ret)
 		BPF_CORE_READ_INTO(&e.raddr, sk, __sk_common.skc_v6_daddr);
 	}
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_wake_flags(&events)))
 		__sync_fetch_and_add(&dropped, 1);
 	return 0;
 }

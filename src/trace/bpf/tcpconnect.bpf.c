@@ -104,7 +104,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *args)
 		bpf_probe_read_kernel(e.daddr, 16, args->daddr_v6);
 	}
 	bpf_map_delete_elem(&idents, &sk);
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_wake_flags(&events)))
 		__sync_fetch_and_add(&dropped, 1);
 	return 0;
 }

@@ -122,7 +122,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *args)
 		bpf_probe_read_kernel(e.saddr, 16, args->saddr_v6);
 		bpf_probe_read_kernel(e.daddr, 16, args->daddr_v6);
 	}
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), 0))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_wake_flags(&events)))
 		__sync_fetch_and_add(&dropped, 1);
 cleanup:
 	bpf_map_delete_elem(&birth, &sk);

@@ -52,6 +52,32 @@ static __always_inline int current_allowed(void)
 	return 1;
 }
 
+/*
+ * Ring-buffer wake-up policy. By default every bpf_ringbuf_submit/output wakes a consumer that
+ * has caught up (an irq_work on the producing CPU, then an IPI to the sleeping reader), so
+ * under a flood with a fast reader every record pays for a wake-up. Records are instead
+ * submitted with BPF_RB_NO_WAKEUP, and a wake-up is forced only when RB_WAKE_BYTES are
+ * waiting or RB_WAKE_NS passed since the last forced one: a flood costs a few hundred wake-ups
+ * a second, a lone event still wakes the reader at once. A record that missed a wake-up
+ * waits at most for the next one or the reader's poll timeout (the JS reader polls every
+ * 100 ms), which bounds its delay.
+ */
+#define RB_WAKE_BYTES (64 * 1024)
+#define RB_WAKE_NS (2 * 1000 * 1000ULL)
+
+__u64 rb_last_wake = 0;
+
+static __always_inline __u64 rb_wake_flags(void *ringbuf)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (now - rb_last_wake >= RB_WAKE_NS ||
+	    bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) >= RB_WAKE_BYTES) {
+		rb_last_wake = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline __u64 log2_u32(__u32 v)
 {
 	__u32 shift, r;
