@@ -86,6 +86,7 @@ static __always_inline int tag_for(struct __sk_buff *skb, struct br_port *p, __u
 SEC("tc")
 int bridge(struct __sk_buff *skb)
 {
+	iov_trace(skb, IOV_TR_IN, 0);
 	__u32 in = iov_in_port(skb);
 	struct br_port *ip = bpf_map_lookup_elem(&br_ports, &in);
 	__u32 zero = 0;
@@ -147,8 +148,10 @@ int bridge(struct __sk_buff *skb)
 		if (e && ((e->flags & BR_FDB_STATIC) || now - e->seen_ns <= cfg->aging_ns)) {
 			__u32 out = e->port;
 			struct br_port *op;
-			if (out == in)
+			if (out == in) {
+				iov_trace(skb, IOV_TR_FILTER, 0);
 				return TC_ACT_SHOT; /* filtered: the destination is behind the ingress port */
+			}
 			op = bpf_map_lookup_elem(&br_ports, &out);
 			if (!op || !op->enabled || !vlan_ok(op, vid))
 				return iov_drop(skb);

@@ -68,6 +68,7 @@ static __always_inline void count(void *map, void *key, __u32 len)
 SEC("tc")
 int monitor(struct __sk_buff *skb)
 {
+	iov_trace(skb, IOV_TR_IN, 0);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;

@@ -220,6 +220,7 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 SEC("tc")
 int router(struct __sk_buff *skb)
 {
+	iov_trace(skb, IOV_TR_IN, 0);
 	__u32 in = iov_in_port(skb);
 	struct rt_port *ip = bpf_map_lookup_elem(&rt_ports, &in);
 	void *data = (void *)(long)skb->data;
@@ -230,8 +231,10 @@ int router(struct __sk_buff *skb)
 		return iov_drop(skb);
 	if ((void *)(eth + 1) > data_end)
 		return iov_drop(skb);
-	if (!(eth->h_dest[0] & 1) && !mac_eq(eth->h_dest, ip->mac))
+	if (!(eth->h_dest[0] & 1) && !mac_eq(eth->h_dest, ip->mac)) {
+		iov_trace(skb, IOV_TR_FILTER, 0);
 		return TC_ACT_SHOT; /* not addressed to this port */
+	}
 	if (skb->vlan_present)
 		return iov_drop(skb);
 

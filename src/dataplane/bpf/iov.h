@@ -142,6 +142,94 @@ static __always_inline void iov_cb_set1(struct __sk_buff *skb, __u32 v)
 	asm volatile("*(u32 *)(%0 + 52) = %1" : : "r"(skb), "r"(v) : "memory");
 }
 
+/*
+ * Trace points, read by `iovisor trace packets`. Each instance's object (and the patch panel)
+ * has its own iov_tracebuf ring and iov_trace_on switch, pinned by name in its pin directory; the
+ * tracer sets the switch while it runs. Off (the default), a trace point costs one array lookup.
+ */
+#define IOV_TR_IN 1        /* the module got the packet on port gid */
+#define IOV_TR_OUT 2       /* the module sends it out of port gid */
+#define IOV_TR_CLONE 3     /* a flooded copy goes out of port gid */
+#define IOV_TR_DROP 4      /* dropped (counted) */
+#define IOV_TR_PKTIN 5     /* handed to the controller, arg = reason */
+#define IOV_TR_TO_HOST 6   /* leaves port gid to its host, arg = ifindex */
+#define IOV_TR_TO_NETDEV 7 /* leaves port gid to a netdev, arg = ifindex */
+#define IOV_TR_FILTER 8    /* dropped as not for this port (not counted) */
+
+#define IOV_TRACE_HEAD 64
+struct iov_trace_rec {
+	__u64 ts;
+	__u32 gid;
+	__u32 hook;
+	__u32 arg;
+	__u32 len;
+	__u32 hash;
+	__u32 ifindex;
+	__u32 cb1;
+	__u32 caplen;
+	__u8 head[IOV_TRACE_HEAD];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_trace_on SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 18);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_tracebuf SEC(".maps");
+
+/* Keeps struct iov_trace_rec in the object's BTF (the tracer checks its layout). */
+struct iov_trace_rec *iov_unused_trace_rec __attribute__((unused));
+
+static __noinline int iov_trace_emit(struct __sk_buff *skb, __u32 hook, __u32 gid, __u32 arg)
+{
+	struct iov_trace_rec *t = bpf_ringbuf_reserve(&iov_tracebuf, sizeof(*t), 0);
+	if (!t)
+		return 0;
+	__u64 n = skb->len;
+	t->ts = bpf_ktime_get_ns();
+	t->gid = gid;
+	t->hook = hook;
+	t->arg = arg;
+	t->len = skb->len;
+	t->hash = skb->hash;
+	t->ifindex = skb->ifindex;
+	t->cb1 = iov_cb_get1(skb);
+	/* Clamp to [1, IOV_TRACE_HEAD] in one register the verifier follows (see iov_packet_in). */
+	asm volatile("if %[n] <= %[max] goto +1\n\t"
+		     "%[n] = %[max]\n\t"
+		     "if %[n] >= 1 goto +1\n\t"
+		     "%[n] = 1"
+		     : [n] "+r"(n)
+		     : [max] "i"(IOV_TRACE_HEAD));
+	if (bpf_skb_load_bytes(skb, 0, t->head, n) < 0)
+		n = 0;
+	t->caplen = n;
+	bpf_ringbuf_submit(t, 0);
+	return 0;
+}
+
+/* Records a trace point when tracing is on: one array lookup when it is off. */
+static __always_inline void iov_trace_at(struct __sk_buff *skb, __u32 hook, __u32 gid, __u32 arg)
+{
+	__u32 k = 0;
+	__u32 *on = bpf_map_lookup_elem(&iov_trace_on, &k);
+	if (on && *on)
+		iov_trace_emit(skb, hook, gid, arg);
+}
+
+/* A trace point at the packet's current port. */
+static __always_inline void iov_trace(struct __sk_buff *skb, __u32 hook, __u32 arg)
+{
+	iov_trace_at(skb, hook, iov_cb_get0(skb), arg);
+}
+
 static __always_inline __u32 iov_gid(struct __sk_buff *skb)
 {
 	return iov_cb_get0(skb);
@@ -172,6 +260,7 @@ static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
 static __always_inline int iov_drop(struct __sk_buff *skb)
 {
 	struct iov_stats *s = iov_stats_of(iov_cb_get0(skb));
+	iov_trace(skb, IOV_TR_DROP, 0);
 	if (s)
 		s->drops++;
 	return TC_ACT_SHOT;
@@ -219,8 +308,10 @@ static __always_inline int iov_continue(struct __sk_buff *skb)
 		}
 		switch (p->peer_kind) {
 		case IOV_PEER_HOST:
+			iov_trace(skb, IOV_TR_TO_HOST, p->ifindex);
 			return bpf_redirect_peer(p->ifindex, 0);
 		case IOV_PEER_NETDEV:
+			iov_trace(skb, IOV_TR_TO_NETDEV, p->ifindex);
 			return bpf_redirect(p->ifindex, 0);
 		case IOV_PEER_MODULE:
 			iov_cb_set0(skb, p->peer_gid);
@@ -238,6 +329,7 @@ static __always_inline int iov_out(struct __sk_buff *skb, __u32 port)
 {
 	iov_cb_set0(skb, (iov_cb_get0(skb) & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK));
 	iov_cb_set1(skb, IOV_DIR_OUT);
+	iov_trace(skb, IOV_TR_OUT, 0);
 	return iov_continue(skb);
 }
 
@@ -254,6 +346,7 @@ static __always_inline int iov_clone_out(struct __sk_buff *skb, __u32 port)
 	int r;
 	if (!loop || !*loop)
 		return -1;
+	iov_trace_at(skb, IOV_TR_CLONE, gid, 0);
 	skb->mark = IOV_MARK_MAGIC | (IOV_DIR_OUT << 16) | gid;
 	r = bpf_clone_redirect(skb, *loop, BPF_F_INGRESS);
 	skb->mark = mark;
@@ -265,6 +358,7 @@ static __always_inline int iov_packet_in(struct __sk_buff *skb, __u32 reason, __
 {
 	struct iov_pktin *rec = bpf_ringbuf_reserve(&iov_pktin, sizeof(*rec), 0);
 	__u32 len = skb->len;
+	iov_trace(skb, IOV_TR_PKTIN, reason);
 	if (!rec)
 		return iov_drop(skb);
 	if (len > IOV_PKTIN_MAX)
