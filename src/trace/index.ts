@@ -16,3 +16,4 @@ export * from './packets.js';
 export * from './symbols.js';
 export * from './syscalls.js';
 export * from './progstats.js';
+export * from './dptrace.js';
