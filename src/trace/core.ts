@@ -138,6 +138,17 @@ function counter(coll: Collection, name: string): number {
   return typeof x === 'bigint' ? Number(x) : Number(x ?? 0);
 }
 
+/** A further event source merged into an {@link EventStream} in time order (see packets). */
+export interface ExtraSource<T> {
+  /** Drains what is queued now into `out`; never blocks. */
+  drain(out: T[]): void;
+  /** Releases the source (called once, when the stream stops). */
+  close(): void;
+}
+
+/** How long merged events are held back so that later-drained sources can sort before them. */
+const MERGE_HOLD_NS = 150_000_000n;
+
 /**
  * A running event tool: iterate it for typed events (`for await (const e of s)`), stop it with
  * `stop()` or the AbortSignal given at start. One consumer at a time.
@@ -153,8 +164,9 @@ export class EventStream<T> implements AsyncIterable<T> {
   constructor(
     readonly tool: string,
     private readonly loaded: Loaded,
-    decode: (b: Uint8Array) => T | undefined,
+    private readonly decode: (b: Uint8Array) => T | undefined,
     private readonly signal?: AbortSignal,
+    private readonly extras: ExtraSource<T>[] = [],
   ) {
     this.hook = loaded.hook;
     try {
@@ -175,9 +187,33 @@ export class EventStream<T> implements AsyncIterable<T> {
     return this.stopped ? this.finalDropped : counter(this.loaded.coll, 'dropped');
   }
 
-  /** Yields events until stopped. */
+  /**
+   * Yields events until stopped. With extra sources, events (which carry a CLOCK_MONOTONIC
+   * `ts`) are held back briefly and yielded in time order across all sources.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for await (const e of this.rb) if (e !== undefined) yield e;
+    if (this.extras.length === 0) {
+      for await (const e of this.rb) if (e !== undefined) yield e;
+      return;
+    }
+    const ts = (e: T): bigint => (e as { ts: bigint }).ts;
+    const pending: T[] = [];
+    const drain = (): void => {
+      for (const x of this.extras) x.drain(pending);
+      pending.sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : 0));
+    };
+    while (!this.stopped) {
+      await this.rb.poll((r) => {
+        const e = this.decode(r);
+        if (e !== undefined) pending.push(e);
+      }, 20);
+      if (this.stopped) break;
+      drain();
+      const cutoff = process.hrtime.bigint() - MERGE_HOLD_NS;
+      while (pending.length > 0 && ts(pending[0]!) <= cutoff) yield pending.shift()!;
+    }
+    pending.sort((a, b) => (ts(a) < ts(b) ? -1 : ts(a) > ts(b) ? 1 : 0));
+    yield* pending;
   }
 
   /** Calls `fn` for each event until stopped; resolves when the stream ends. */
@@ -192,6 +228,13 @@ export class EventStream<T> implements AsyncIterable<T> {
       this.finalDropped = counter(this.loaded.coll, 'dropped');
     } catch {
       // best effort at teardown
+    }
+    for (const x of this.extras) {
+      try {
+        x.close();
+      } catch {
+        // best effort at teardown
+      }
     }
     this.stopped = true;
     this.signal?.removeEventListener('abort', this.onAbort);

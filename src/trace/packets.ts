@@ -10,6 +10,7 @@ import {
   attachAll,
   cstr,
   EventStream,
+  type ExtraSource,
   formatAddr,
   type HookSet,
   loadTool,
@@ -17,6 +18,7 @@ import {
   view,
 } from './core.js';
 import { attachRawTracepoint, attachTracing } from '../bpf/link/index.js';
+import { closeDataplaneTraces, type DataplaneHop, openDataplaneTraces } from './dptrace.js';
 
 /** The hooks, by the id the program reports. */
 export const PACKET_HOOKS: Record<number, string> = {
@@ -67,6 +69,12 @@ export interface PacketHop {
   cpu: number;
   pid: number;
   comm: string;
+  /** Set on hops inside a data plane (its own trace points): data plane and instance names. */
+  dataplane?: string;
+  instance?: string;
+  /** Patch-panel slot and local port index of a data plane hop. */
+  slot?: number;
+  port?: number;
 }
 
 /** Filters for {@link packets}; all must match (pcap-like). */
@@ -90,6 +98,14 @@ export interface PacketFilter {
 export interface PacketsOptions extends PacketFilter {
   hook?: string;
   signal?: AbortSignal;
+  /**
+   * Also report the data planes' own trace points (module hops inside tail-call chains),
+   * merged in time order: true (default) for every data plane under `bpffsRoot`, a list of
+   * names, or false.
+   */
+  dataplane?: boolean | string[];
+  /** Where data planes pin their state (default /sys/fs/bpf/iovisor). */
+  bpffsRoot?: string;
 }
 
 const PROTO_NUM: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmp6: 58, icmpv6: 58 };
@@ -201,8 +217,97 @@ export function decodePacket(b: Uint8Array): PacketHop {
   return hop;
 }
 
-/** Follows packets matching the filter through the kernel, hop by hop. */
+/** Whether a data plane hop passes the filter (the kernel side filters in the program). */
+export function dataplaneHopMatches(h: DataplaneHop, f: PacketFilter): boolean {
+  if (f.netns !== undefined || f.ifindex !== undefined) return false;
+  if (!h.saddr)
+    return (
+      f.host === undefined &&
+      f.src === undefined &&
+      f.dst === undefined &&
+      f.port === undefined &&
+      f.proto === undefined &&
+      f.family === undefined
+    );
+  if (f.family !== undefined && (f.family === 4) !== h.saddr.includes('.')) return false;
+  if (f.host !== undefined && h.saddr !== f.host && h.daddr !== f.host) return false;
+  if (f.src !== undefined && h.saddr !== f.src) return false;
+  if (f.dst !== undefined && h.daddr !== f.dst) return false;
+  if (f.port !== undefined && h.sport !== f.port && h.dport !== f.port) return false;
+  if (f.proto !== undefined) {
+    const n =
+      typeof f.proto === 'number' ? f.proto : (PROTO_NUM[f.proto.toLowerCase()] ?? Number(f.proto));
+    if (h.proto !== (PROTO_NAME[n] ?? String(n))) return false;
+  }
+  return true;
+}
+
+/** A data plane hop in the shape of a kernel hop. */
+export function dataplaneHopToPacketHop(h: DataplaneHop): PacketHop {
+  const hop: PacketHop = {
+    ts: h.ts,
+    skb: h.hash ? `hash:${h.hash.toString(16)}` : '-',
+    hook: `${h.instance || 'patchpanel'}:${h.hook}`,
+    verdict: h.verdict === 'pass' ? 'pass' : 'drop',
+    dev: `${h.instance || 'patchpanel'}#${h.port}`,
+    ifindex: 0,
+    netns: 0,
+    len: h.len,
+    mark: 0,
+    proto: h.proto,
+    saddr: h.saddr,
+    daddr: h.daddr,
+    sport: h.sport,
+    dport: h.dport,
+    cpu: 0,
+    pid: 0,
+    comm: '',
+    dataplane: h.dataplane,
+    instance: h.instance,
+    slot: h.slot,
+    port: h.port,
+  };
+  if (h.verdict !== 'pass') hop.reason = h.verdict.toUpperCase();
+  if (h.icmpType !== undefined) {
+    hop.icmpType = h.icmpType;
+    hop.icmpCode = 0;
+    hop.icmpId = h.icmpId;
+    hop.icmpSeq = h.icmpSeq;
+  }
+  return hop;
+}
+
+/**
+ * Follows packets matching the filter through the kernel, hop by hop, and (unless
+ * `dataplane: false`) through the data planes' modules, merged in time order.
+ */
 export function packets(opts: PacketsOptions = {}): EventStream<PacketHop> {
   const loaded = loadTool('packets', packetFilterVariables(opts), hookSets(), opts.hook);
-  return new EventStream('packets', loaded, decodePacket, opts.signal);
+  let extras: ExtraSource<PacketHop>[] = [];
+  if (opts.dataplane !== false) {
+    try {
+      const srcs = openDataplaneTraces({
+        root: opts.bpffsRoot,
+        names: Array.isArray(opts.dataplane) ? opts.dataplane : undefined,
+      });
+      if (srcs.length > 0)
+        extras = [
+          {
+            drain: (out) => {
+              for (const s of srcs)
+                s.ring.consume((r) => {
+                  const h = s.decode(r);
+                  if (dataplaneHopMatches(h, opts)) out.push(dataplaneHopToPacketHop(h));
+                });
+            },
+            close: () => closeDataplaneTraces(srcs),
+          },
+        ];
+    } catch (err) {
+      for (const l of loaded.links) l.close();
+      loaded.coll.close();
+      throw err;
+    }
+  }
+  return new EventStream('packets', loaded, decodePacket, opts.signal, extras);
 }

@@ -6,6 +6,7 @@ import {
   openDataplaneTraces,
   type DataplaneHop,
 } from '../../../src/trace/dptrace.js';
+import { packets, type PacketHop } from '../../../src/trace/packets.js';
 import { ping, withDataplane } from '../dataplane/helpers.js';
 
 test('data plane trace points: a ping through host → bridge → router → host shows the bridge and router hops and verdicts in order', async () => {
@@ -60,5 +61,31 @@ links:
       rep.sort((x, y) => (x.ts < y.ts ? -1 : 1)).map((h) => `${h.instance}:${h.hook}`),
       ['r1:in', 'r1:out', 'br1:in', 'br1:out', 'br1:to_host'],
     );
+
+    // The same ping through `packets`: kernel hooks and module hops in one time-ordered stream.
+    const stream = packets({ host: '198.18.2.10', proto: 'icmp', dataplane: [dp.name] });
+    const all: PacketHop[] = [];
+    const done = stream.forEach((h) => void all.push(h));
+    try {
+      const r = await ping(a, '198.18.2.10', 1);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      await new Promise((res) => setTimeout(res, 500));
+    } finally {
+      stream.stop();
+    }
+    await done;
+    const echo = all.filter((h) => h.icmpType === 8);
+    const names = echo.map((h) => (h.instance !== undefined ? h.hook : `kernel:${h.hook}`));
+    const at = (n: string): number => names.indexOf(n);
+    for (const n of ['br1:in', 'br1:out', 'r1:in', 'r1:out', 'r1:to_host'])
+      assert.ok(at(n) >= 0, `${n} in ${names.join(' ')}`);
+    assert.ok(at('br1:in') < at('br1:out') && at('br1:out') < at('r1:in'), names.join(' '));
+    assert.ok(at('r1:in') < at('r1:out') && at('r1:out') < at('r1:to_host'), names.join(' '));
+    // The host's transmit comes before the first module hop.
+    assert.ok(
+      at('kernel:net_dev_queue') >= 0 && at('kernel:net_dev_queue') < at('br1:in'),
+      names.join(' '),
+    );
+    assert.ok(echo.filter((h) => h.instance !== undefined).every((h) => h.verdict === 'pass'));
   });
 });
