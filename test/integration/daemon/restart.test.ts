@@ -4,52 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Dataplane, DEFAULT_BPFFS_ROOT } from '../../../src/dataplane/index.js';
 import { deleteNetns, netnsExists } from '../../../src/net/index.js';
 import { DaemonClient, type Counters, type Graph } from '../../../src/daemon/index.js';
 import { udpListen, udpSend } from '../../helpers/netns.js';
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../src/daemon/main.js');
-
-/** Sends `total` datagrams at a steady pace from inside a namespace; prints the count sent. */
-const PACED = `
-const dgram = require('node:dgram');
-const [dst, port, total] = process.argv.slice(1);
-const s = dgram.createSocket('udp4');
-let sent = 0;
-const payload = Buffer.alloc(64, 7);
-const t = setInterval(() => {
-  for (let i = 0; i < 10 && sent < Number(total); i++) s.send(payload, Number(port), dst, () => undefined), sent++;
-  if (sent >= Number(total)) { clearInterval(t); setTimeout(() => { console.log(sent); s.close(); }, 200); }
-}, 5);
-`;
-
-function startDaemonProcess(args: string[]): ChildProcess {
-  const c = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  c.stderr!.setEncoding('utf8').on('data', (d: string) =>
-    process.stderr.write(`[iovisord ${c.pid}] ${d}`),
-  );
-  return c;
-}
-
-async function ready(client: DaemonClient, sock: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (existsSync(sock)) {
-      try {
-        await client.get('/api/v1/health');
-        return;
-      } catch {
-        // not yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('iovisord did not come up');
-}
+import { PACED, ready, startDaemonProcess } from './process.js';
 
 test('kill -9 while traffic flows: nothing lost, the restarted daemon adopts and counts on', async () => {
   const id = process.pid;
