@@ -130,7 +130,9 @@ describe('cgroup, socket filter and perf_event hooks', () => {
     const settle = (n: number): Promise<void> =>
       new Promise((r) => {
         const t = setInterval(() => {
-          if (messages.length >= n) (clearInterval(t), r());
+          if (messages.length < n) return;
+          clearInterval(t);
+          r();
         }, 5);
       });
     const filter = attachSocketFilter(coll.program('truncate_socket'), fd);
