@@ -348,11 +348,21 @@ export class Sampler<S> implements AsyncIterable<S> {
   }
 }
 
+// Records are views into one mapped ring: a Buffer over that whole mapping, made once, lets
+// cstr find the NUL with memchr and decode in place instead of copying each field first.
+let cstrBacking: ArrayBufferLike | undefined;
+let cstrBuf: Buffer = Buffer.alloc(0);
+
 /** Reads a NUL-terminated string from a fixed-size field. */
 export function cstr(b: Uint8Array, off: number, len: number): string {
-  const s = b.subarray(off, off + len);
-  const end = s.indexOf(0);
-  return Buffer.from(end < 0 ? s : s.subarray(0, end)).toString('utf8');
+  if (b.buffer !== cstrBacking) {
+    cstrBacking = b.buffer;
+    cstrBuf = Buffer.from(b.buffer);
+  }
+  const start = b.byteOffset + off;
+  const limit = start + Math.max(0, Math.min(len, b.byteLength - off));
+  const nul = cstrBuf.indexOf(0, start);
+  return cstrBuf.toString('utf8', start, nul < 0 || nul > limit ? limit : nul);
 }
 
 /** A DataView over a record (records are views into the ring: decode before returning). */

@@ -134,8 +134,25 @@ const TOOL_FLAGS: Record<string, FlagSpec> = {
   },
 };
 
+// Output is batched: under an event flood one write per line costs more than decoding the
+// event, and a slow reader loses events to a full ring. Lines go out when 256 are waiting, when
+// the event loop next turns (the reader is waiting for the kernel), and before any exit path.
+let outLines: string[] = [];
+let outScheduled = false;
+function flushOut(): void {
+  outScheduled = false;
+  if (outLines.length === 0) return;
+  const text = outLines.join('\n') + '\n';
+  outLines = [];
+  process.stdout.write(text);
+}
 const out = (s: string): void => {
-  process.stdout.write(s + '\n');
+  outLines.push(s);
+  if (outLines.length >= 256) flushOut();
+  else if (!outScheduled) {
+    outScheduled = true;
+    setImmediate(flushOut);
+  }
 };
 const jsonLine = (v: unknown): void => out(JSON.stringify(toJSONValue(v)));
 
@@ -207,6 +224,7 @@ async function runEvents<T>(
     const dropped = stream.dropped;
     stream.stop();
     dispose();
+    flushOut();
     if (dropped > 0) process.stderr.write(`${tool}: ${dropped} event(s) dropped (ring full)\n`);
   }
 }
@@ -289,6 +307,14 @@ function hopLine(h: PacketHop): string {
 
 /** Runs `trace`. */
 export async function traceCommand(argv: string[]): Promise<void> {
+  try {
+    await traceTool(argv);
+  } finally {
+    flushOut();
+  }
+}
+
+async function traceTool(argv: string[]): Promise<void> {
   const [tool, ...rest0] = argv;
   if (tool === undefined || tool === 'help' || tool === '--help') throw new UsageError(traceUsage);
   const spec = TOOL_FLAGS[tool];
