@@ -249,12 +249,17 @@ export function entryProgram(dp: Dataplane, instance: string, port: string): Pro
 }
 
 function monCount(dp: Dataplane, mon: string, gid: number, dir: 'in' | 'out'): number {
-  // mon_ports: struct mon_key {u32 gid; u32 dir} -> per-CPU {u64 packets; u64 bytes}.
-  const key = new Uint8Array(8);
-  const kv = new DataView(key.buffer);
-  kv.setUint32(0, gid, true);
-  kv.setUint32(4, dir === 'in' ? 0 : 1, true);
-  const raw = dp.map(mon, 'mon_ports').lookupBytes(key);
+  // mon_slot: gid -> counter slot + 1; mon_ports: per-CPU {u64 packets; u64 bytes} at
+  // slot * 2 + dir (see modules/monitor/monitor.bpf.c).
+  const key = (n: number): Uint8Array => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    return b;
+  };
+  const s = dp.map(mon, 'mon_slot').lookupBytes(key(gid));
+  const slot = s ? new DataView(s.buffer, s.byteOffset).getUint32(0, true) : 0;
+  if (!slot) return 0;
+  const raw = dp.map(mon, 'mon_ports').lookupBytes(key((slot - 1) * 2 + (dir === 'in' ? 0 : 1)));
   if (!raw) return 0;
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let n = 0;

@@ -8,6 +8,7 @@ import type { BpfMap } from '../../src/bpf/index.js';
 import {
   ipText,
   repoRoot,
+  type AttachmentInfo,
   type InstanceContext,
   type ModuleController,
   type ModuleType,
@@ -71,12 +72,63 @@ function keys(m: BpfMap): Uint8Array[] {
   return out;
 }
 
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0, true);
+  return b;
+}
+
+/** Counter slots per monitor instance (MON_MAX_PORTS in monitor.bpf.c). */
+export const MONITOR_MAX_PORTS = 64;
+
+/** Flow maps: key layout per family (struct mon_flow4 / mon_flow6 in monitor.bpf.c). */
+const FLOW_MAPS = [
+  { map: 'mon_flows4', addr: 4, tail: 8 },
+  { map: 'mon_flows6', addr: 16, tail: 32 },
+] as const;
+
 class MonitorController implements ModuleController {
   private top = 10;
+  /** gid -> counter slot (mirrors mon_slot, which holds slot + 1). */
+  private readonly slots = new Map<number, number>();
   constructor(private readonly ctx: InstanceContext) {}
 
   configure(config: Record<string, unknown>): void {
     this.top = (config.top as number | undefined) ?? 10;
+    // After an adoption the pinned mon_slot already holds the attachments' slots: keep them
+    // (their counters survive) and only give a slot to an attachment that has none.
+    const m = this.ctx.map('mon_slot');
+    for (const a of this.ctx.attachments()) {
+      const v = m.lookupBytes(u32(a.gid));
+      const s = v ? new DataView(v.buffer, v.byteOffset).getUint32(0, true) : 0;
+      if (s) this.slots.set(a.gid, s - 1);
+    }
+    for (const a of this.ctx.attachments()) if (!this.slots.has(a.gid)) this.attached(a);
+  }
+
+  /** Gives the port a counter slot (zeroed) before the chain names this monitor. */
+  attached(at: AttachmentInfo): void {
+    if (this.slots.has(at.gid)) return;
+    const used = new Set(this.slots.values());
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= MONITOR_MAX_PORTS)
+      throw new Error(
+        `${this.ctx.name}: a monitor watches at most ${MONITOR_MAX_PORTS} ports (attach to ${at.instance}:${at.port})`,
+      );
+    const ports = this.ctx.map('mon_ports');
+    for (const k of [slot * 2, slot * 2 + 1]) {
+      const cur = ports.lookupBytes(u32(k));
+      if (cur) ports.updateBytes(u32(k), new Uint8Array(cur.byteLength));
+    }
+    this.ctx.map('mon_slot').updateBytes(u32(at.gid), u32(slot + 1));
+    this.slots.set(at.gid, slot);
+  }
+
+  detached(at: AttachmentInfo): void {
+    if (!this.slots.has(at.gid)) return;
+    this.ctx.map('mon_slot').updateBytes(u32(at.gid), u32(0));
+    this.slots.delete(at.gid);
   }
 
   private names(): Map<number, string> {
@@ -85,20 +137,17 @@ class MonitorController implements ModuleController {
 
   /** Per-port counters. */
   ports(): PortCounters[] {
-    const names = this.names();
     const m = this.ctx.map('mon_ports');
     const out: PortCounters[] = [];
-    for (const k of keys(m)) {
-      const dv = new DataView(k.buffer);
-      const gid = dv.getUint32(0, true);
-      const raw = m.lookupBytes(k);
-      if (!raw || !names.has(gid)) continue;
-      out.push({
-        port: names.get(gid)!,
-        dir: dv.getUint32(4, true) === 0 ? 'in' : 'out',
-        ...sumPerCpu(raw),
-        drops: this.ctx.portStats(gid).drops,
-      });
+    for (const [gid, port] of this.names()) {
+      const slot = this.slots.get(gid);
+      if (slot === undefined) continue;
+      const drops = this.ctx.portStats(gid).drops;
+      for (const dir of [0, 1]) {
+        const raw = m.lookupBytes(u32(slot * 2 + dir));
+        if (!raw) continue;
+        out.push({ port, dir: dir === 0 ? 'in' : 'out', ...sumPerCpu(raw), drops });
+      }
     }
     return out.sort((a, b) => a.port.localeCompare(b.port) || a.dir.localeCompare(b.dir));
   }
@@ -106,26 +155,26 @@ class MonitorController implements ModuleController {
   /** Per-flow counters, largest first. */
   flows(): FlowCounters[] {
     const names = this.names();
-    const m = this.ctx.map('mon_flows');
     const out: FlowCounters[] = [];
-    for (const k of keys(m)) {
-      const raw = m.lookupBytes(k);
-      if (!raw) continue;
-      const dv = new DataView(k.buffer);
-      const family = k[37];
-      const gid = dv.getUint32(40, true);
-      const addr = (off: number): string =>
-        ipText(family === 4 ? k.subarray(off, off + 4) : k.subarray(off, off + 16));
-      out.push({
-        port: names.get(gid) ?? `#${gid}`,
-        dir: dv.getUint32(44, true) === 0 ? 'in' : 'out',
-        src: addr(0),
-        dst: addr(16),
-        sport: dv.getUint16(32, true),
-        dport: dv.getUint16(34, true),
-        proto: k[36]!,
-        ...sumPerCpu(raw),
-      });
+    for (const f of FLOW_MAPS) {
+      const m = this.ctx.map(f.map);
+      for (const k of keys(m)) {
+        const raw = m.lookupBytes(k);
+        if (!raw) continue;
+        const dv = new DataView(k.buffer);
+        const t = f.tail;
+        const gid = dv.getUint16(t + 6, true);
+        out.push({
+          port: names.get(gid) ?? `#${gid}`,
+          dir: k[t + 5] === 0 ? 'in' : 'out',
+          src: ipText(k.subarray(0, f.addr)),
+          dst: ipText(k.subarray(f.addr, 2 * f.addr)),
+          sport: dv.getUint16(t, true),
+          dport: dv.getUint16(t + 2, true),
+          proto: k[t + 4]!,
+          ...sumPerCpu(raw),
+        });
+      }
     }
     return out.sort((a, b) => b.bytes - a.bytes);
   }

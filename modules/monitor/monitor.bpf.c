@@ -2,7 +2,9 @@
 /*
  * monitor: a transparent IO module. Stacked on ports, it counts packets and bytes per port and
  * direction and per flow (addresses, L4 ports, protocol), then passes the packet on unchanged.
- * The controller reads the per-CPU counters live and ranks top talkers.
+ * The controller reads the per-CPU counters live and ranks top talkers. Per packet: two inlined
+ * array lookups (counter slot of the port, its per-CPU counters) and one flow-hash lookup with a
+ * 16-byte key (IPv4) updated in place.
  */
 #include "../../src/dataplane/bpf/iov.h"
 #include <linux/ip.h>
@@ -15,32 +17,49 @@
 
 const volatile __u32 monitor_version = MONITOR_VERSION;
 
-struct mon_key {
-	__u32 gid;
-	__u32 dir;
-};
+/* Counter slots per monitor: an attachment gets one (slot * 2 + direction in mon_ports). */
+#define MON_MAX_PORTS 64
 
 struct mon_ctr {
 	__u64 packets;
 	__u64 bytes;
 };
 
-struct mon_flow {
+/* Flow keys kept small (the hash covers the whole key): IPv4 and IPv6 in separate maps. */
+struct mon_flow4 {
+	__be32 src;
+	__be32 dst;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 dir;
+	__u16 gid;
+};
+
+struct mon_flow6 {
 	__u8 src[16];
 	__u8 dst[16];
 	__u16 sport;
 	__u16 dport;
 	__u8 proto;
-	__u8 family;
-	__u16 pad;
-	__u32 gid;
-	__u32 dir;
+	__u8 dir;
+	__u16 gid;
 };
 
+/* gid -> counter slot + 1 (0: not watched), written by the controller when it attaches. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 256);
-	__type(key, struct mon_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOV_MAX_GIDS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mon_slot SEC(".maps");
+
+/* Per-port counters: arrays, so both lookups are inlined (no hashing on the hot path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MON_MAX_PORTS * 2);
+	__type(key, __u32);
 	__type(value, struct mon_ctr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mon_ports SEC(".maps");
@@ -48,12 +67,21 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct mon_flow);
+	__type(key, struct mon_flow4);
 	__type(value, struct mon_ctr);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mon_flows SEC(".maps");
+} mon_flows4 SEC(".maps");
 
-static __always_inline void count(void *map, void *key, __u32 len)
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mon_flow6);
+	__type(value, struct mon_ctr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mon_flows6 SEC(".maps");
+
+/* One lookup; on a hit the counters are updated in place through the returned pointer. */
+static __always_inline void count_flow(void *map, void *key, __u32 len)
 {
 	struct mon_ctr *c = bpf_map_lookup_elem(map, key);
 	if (c) {
@@ -65,6 +93,17 @@ static __always_inline void count(void *map, void *key, __u32 len)
 	bpf_map_update_elem(map, key, &init, BPF_NOEXIST);
 }
 
+/* L4 ports of TCP/UDP (0 otherwise), host order. */
+static __always_inline void l4_ports(void *l4, void *data_end, __u8 proto, __u16 *sport,
+				     __u16 *dport)
+{
+	if ((proto == IPPROTO_UDP || proto == IPPROTO_TCP) && l4 + 4 <= data_end) {
+		__u16 *p = l4;
+		*sport = bpf_ntohs(p[0]);
+		*dport = bpf_ntohs(p[1]);
+	}
+}
+
 SEC("tc")
 int monitor(struct __sk_buff *skb)
 {
@@ -72,44 +111,44 @@ int monitor(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
-	struct mon_key pk = { .gid = iov_gid(skb), .dir = iov_dir(skb) };
-	struct mon_flow fk = {};
-	__u8 l4proto = 0;
-	void *l4 = 0;
+	__u32 gid = iov_gid(skb);
+	__u32 dir = iov_dir(skb) & 1;
+	__u32 len = skb->len;
+	__u32 *slot = bpf_map_lookup_elem(&mon_slot, &gid);
 
-	count(&mon_ports, &pk, skb->len);
+	if (slot && *slot) {
+		__u32 k = (*slot - 1) * 2 + dir;
+		struct mon_ctr *c = bpf_map_lookup_elem(&mon_ports, &k);
+		if (c) {
+			c->packets++;
+			c->bytes += len;
+		}
+	}
 	if ((void *)(eth + 1) > data_end)
 		return iov_continue(skb);
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 		if ((void *)(ip + 1) > data_end)
 			return iov_continue(skb);
-		__builtin_memcpy(fk.src, &ip->saddr, 4);
-		__builtin_memcpy(fk.dst, &ip->daddr, 4);
-		fk.family = 4;
-		l4proto = ip->protocol;
-		l4 = (void *)ip + ip->ihl * 4;
+		struct mon_flow4 fk = {
+			.src = ip->saddr,
+			.dst = ip->daddr,
+			.proto = ip->protocol,
+			.dir = dir,
+			.gid = gid,
+		};
+		l4_ports((void *)ip + ip->ihl * 4, data_end, fk.proto, &fk.sport, &fk.dport);
+		count_flow(&mon_flows4, &fk, len);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 		if ((void *)(ip6 + 1) > data_end)
 			return iov_continue(skb);
+		struct mon_flow6 fk = { .proto = ip6->nexthdr, .dir = dir, .gid = gid };
 		__builtin_memcpy(fk.src, &ip6->saddr, 16);
 		__builtin_memcpy(fk.dst, &ip6->daddr, 16);
-		fk.family = 6;
-		l4proto = ip6->nexthdr;
-		l4 = ip6 + 1;
-	} else {
-		return iov_continue(skb);
+		l4_ports(ip6 + 1, data_end, fk.proto, &fk.sport, &fk.dport);
+		count_flow(&mon_flows6, &fk, len);
 	}
-	fk.proto = l4proto;
-	if ((l4proto == IPPROTO_UDP || l4proto == IPPROTO_TCP) && l4 + 4 <= data_end) {
-		__u16 *ports = l4;
-		fk.sport = bpf_ntohs(ports[0]);
-		fk.dport = bpf_ntohs(ports[1]);
-	}
-	fk.gid = pk.gid;
-	fk.dir = pk.dir;
-	count(&mon_flows, &fk, skb->len);
 	return iov_continue(skb);
 }
 

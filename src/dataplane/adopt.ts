@@ -215,8 +215,9 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
   for (const s of state.instances) {
     if (!slots.lookupBytes(u32(s.id)))
       throw new AdoptError(`${where}: instance ${s.name}: patch-panel slot ${s.id} is empty`);
+    // iov_ports is an array: every gid has an element, a port's has the "used" flag (byte 11).
     for (const p of s.ports)
-      if (!ports.lookupBytes(u32(p.gid)))
+      if (!((ports.lookupBytes(u32(p.gid))?.[11] ?? 0) & 1))
         throw new AdoptError(`${where}: port ${s.name}:${p.name} (${p.gid}) is not in iov_ports`);
   }
 

@@ -178,6 +178,8 @@ interface HostState {
 const PORT_BITS = 6;
 const IOV_PORT_SIZE = 44;
 const STATS_SIZE = 40;
+/** iov_port.flags: the entry is a port (unused array elements are all zero). */
+const PORT_USED = 1;
 const PEER_KIND = { none: 0, host: 1, netdev: 2, port: 3 } as const;
 const SHARED_MAPS = ['iov_patch', 'iov_ports', 'iov_stats', 'iov_pktin', 'iov_cfg', 'iov_ifports'];
 const LOOP_DEV = 'iovloop0';
@@ -618,7 +620,7 @@ export class Dataplane {
       inst.controller.portAdded?.(this.portInfo(p));
     } catch (err) {
       inst.ports.delete(port);
-      this.panel.map('iov_ports').delete(gid);
+      this.clearPort(gid);
       this.panel.map('iov_stats').delete(gid);
       throw err;
     }
@@ -641,7 +643,7 @@ export class Dataplane {
     const p = this.mustPort(inst, port);
     for (const t of [...p.stack]) this.detach(t, instance, port);
     if (p.peer) this.disconnect({ kind: 'port', instance, port });
-    this.panel.map('iov_ports').delete(p.gid);
+    this.clearPort(p.gid);
     this.panel.map('iov_stats').delete(p.gid);
     inst.ports.delete(port);
     try {
@@ -655,7 +657,16 @@ export class Dataplane {
     return STATS_SIZE * this.cpus;
   }
 
-  /** Writes a port's patch-panel entry: one atomic hash update (chains and peer together). */
+  /** iov_ports is an array indexed by gid: a removed port's entry is zeroed, not deleted. */
+  private clearPort(gid: number): void {
+    this.panel.map('iov_ports').updateBytes(u32(gid), new Uint8Array(IOV_PORT_SIZE));
+  }
+
+  /**
+   * Writes a port's patch-panel entry: one atomic update of its array element (chains, peer
+   * and flags together; the kernel copies the value under the element, so a packet sees either
+   * the old entry or the new one).
+   */
   private writePort(p: PortState): void {
     const b = new Uint8Array(IOV_PORT_SIZE);
     const dv = new DataView(b.buffer);
@@ -670,6 +681,7 @@ export class Dataplane {
     dv.setUint32(0, p.device?.ifindex ?? 0, true);
     dv.setUint32(4, peerGid, true);
     dv.setUint8(8, kind);
+    dv.setUint8(11, PORT_USED);
     const ids = p.stack.map((t) => this.mustInstance(t).id);
     dv.setUint8(9, ids.length);
     dv.setUint8(10, ids.length);
@@ -879,6 +891,7 @@ export class Dataplane {
     if (p.stack.length >= 4)
       throw new DataplaneError(`${instance}:${port}: at most 4 transparent modules per port`);
     const pos = Math.max(0, Math.min(position ?? p.stack.length, p.stack.length));
+    t.controller.attached?.({ instance, port, gid: p.gid });
     p.stack.splice(pos, 0, name);
     t.attachments.push({ instance, port });
     this.writePort(p);
@@ -895,6 +908,11 @@ export class Dataplane {
     p.stack.splice(i, 1);
     t.attachments = t.attachments.filter((a) => !(a.instance === instance && a.port === port));
     this.writePort(p);
+    try {
+      t.controller.detached?.({ instance, port, gid: p.gid });
+    } catch (err) {
+      this.log(`${name}: detached from ${instance}:${port}: ${(err as Error).message}`);
+    }
     this.log(`${name} detached from ${instance}:${port}`);
   }
 
@@ -984,7 +1002,12 @@ export class Dataplane {
       variable: (n) => inst.collection.variables.get(n)?.get(),
       ports: () =>
         [...inst.ports.values()].sort((a, b) => a.index - b.index).map((p) => this.portInfo(p)),
-      attachments: () => this.attachmentsOf(inst.name),
+      // From the state itself: configure runs before the instance is registered by name.
+      attachments: () =>
+        inst.attachments.map((a) => ({
+          ...a,
+          gid: this.mustPort(this.mustInstance(a.instance), a.port).gid,
+        })),
       packetOut: (port, frame, dir) => this.packetOut(inst.name, port, frame, dir),
       portStats: (gid) => this.statsOf(gid),
       log: (msg) => this.log(`${inst.name}: ${msg}`),

@@ -83,6 +83,14 @@ export interface ModuleController {
   portRemoved?(port: PortInfo): void;
   /** A port's peer changed (connected or disconnected). */
   peerChanged?(port: PortInfo): void;
+  /**
+   * A transparent instance is being stacked on a port: called before the port's chain names it,
+   * so per-port state (e.g. counter slots) exists before the first packet. Throwing refuses the
+   * attach and changes nothing.
+   */
+  attached?(at: AttachmentInfo): void;
+  /** A transparent instance was taken off a port (after the chain no longer names it). */
+  detached?(at: AttachmentInfo): void;
   /** Slow path: a packet the data plane punted. */
   packetIn?(pkt: PacketIn): void;
   /** Live, JSON-serialisable state (tables, counters). */

@@ -43,13 +43,16 @@
 #define IOV_PEER_NETDEV 2 /* a netdev in the data plane namespace: bpf_redirect to egress */
 #define IOV_PEER_MODULE 3 /* another instance's port: tail call */
 
+/* iov_port.flags */
+#define IOV_PORT_USED 1 /* the gid is a port (iov_ports is an array: unused entries are zero) */
+
 struct iov_port {
 	__u32 ifindex;
 	__u32 peer_gid;
 	__u8 peer_kind;
 	__u8 n_in;
 	__u8 n_out;
-	__u8 pad;
+	__u8 flags;
 	__u32 in_chain[IOV_CHAIN_MAX];
 	__u32 out_chain[IOV_CHAIN_MAX];
 };
@@ -84,9 +87,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } iov_patch SEC(".maps");
 
+/*
+ * Indexed by gid (every possible gid has an entry; unused ones are zero, i.e. no peer and no
+ * chain): an array lookup is inlined by the verifier, so each hop of a chain costs a bounds
+ * check and a load instead of a hash lookup.
+ */
+#define IOV_MAX_GIDS (IOV_MAX_SLOTS << IOV_PORT_BITS)
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOV_MAX_GIDS);
 	__type(key, __u32);
 	__type(value, struct iov_port);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
