@@ -302,6 +302,19 @@ export const TCP_STATES = [
 
 const AF_INET = 2;
 
+/** The one hook set of the TCP state tools: sock/inet_sock_set_state. */
+function sockStateHooks(): HookSet[] {
+  return [
+    {
+      name: 'tracepoint',
+      programs: ['inet_sock_set_state'],
+      attach: (c) => [
+        attachTracepoint(c.program('inet_sock_set_state'), 'sock', 'inet_sock_set_state'),
+      ],
+    },
+  ];
+}
+
 /** One active TCP open. */
 export interface ConnectEvent {
   ts: bigint;
@@ -330,20 +343,7 @@ export interface TcpconnectOptions extends CommonOptions {
 /** Traces active TCP opens (connect) with their outcome, from sock/inet_sock_set_state. */
 export function tcpconnect(opts: TcpconnectOptions = {}): EventStream<ConnectEvent> {
   const vars = { ...filterVariables(opts), targ_dport: opts.port ?? 0 };
-  const loaded = loadTool(
-    'tcpconnect',
-    vars,
-    [
-      {
-        name: 'tracepoint',
-        programs: ['inet_sock_set_state'],
-        attach: (c) => [
-          attachTracepoint(c.program('inet_sock_set_state'), 'sock', 'inet_sock_set_state'),
-        ],
-      },
-    ],
-    opts.hook,
-  );
+  const loaded = loadTool('tcpconnect', vars, sockStateHooks(), opts.hook);
   return new EventStream(
     'tcpconnect',
     loaded,
@@ -465,20 +465,7 @@ export function tcplife(opts: TcplifeOptions = {}): EventStream<LifeEvent> {
     targ_sport: opts.localPort ?? 0,
     targ_dport: opts.remotePort ?? 0,
   };
-  const loaded = loadTool(
-    'tcplife',
-    vars,
-    [
-      {
-        name: 'tracepoint',
-        programs: ['inet_sock_set_state'],
-        attach: (c) => [
-          attachTracepoint(c.program('inet_sock_set_state'), 'sock', 'inet_sock_set_state'),
-        ],
-      },
-    ],
-    opts.hook,
-  );
+  const loaded = loadTool('tcplife', vars, sockStateHooks(), opts.hook);
   return new EventStream(
     'tcplife',
     loaded,
