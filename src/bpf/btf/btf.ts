@@ -6,7 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { BpfCmd, BPF_ATTR_SIZE, sys, isErrno } from '../../sys/index.js';
-import { BtfKind, type BtfType, type BtfMember } from './types.js';
+import {
+  BtfKind,
+  type BtfEnumValue,
+  type BtfMember,
+  type BtfParam,
+  type BtfType,
+  type BtfVarSecinfo,
+} from './types.js';
 import { cDeclarator } from './cdecl.js';
 
 /** A malformed BTF blob, a bad type id or a failed BTF operation. */
@@ -47,10 +54,13 @@ const VOID: BtfType = { kind: BtfKind.Void, name: '' };
 class StringTable {
   readonly latin1: string;
   private readonly bytes: Uint8Array;
-  private readonly cache = new Map<number, string>();
+  /** True when some byte is >= 0x80: only then can a name need UTF-8 decoding. */
+  private readonly highBytes: boolean;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
     this.latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+    // eslint-disable-next-line no-control-regex
+    this.highBytes = /[^\x00-\x7f]/.test(this.latin1);
   }
   get length(): number {
     return this.bytes.byteLength;
@@ -62,16 +72,24 @@ class StringTable {
   /** The string at `off`, or undefined when `off` is outside the table or not terminated. */
   get(off: number): string | undefined {
     if (off === 0) return '';
-    const hit = this.cache.get(off);
-    if (hit !== undefined) return hit;
     if (off < 0 || off >= this.latin1.length) return undefined;
     const end = this.latin1.indexOf('\0', off);
     if (end < 0) return undefined;
-    let s = this.latin1.slice(off, end);
+    const s = this.latin1.slice(off, end);
     // eslint-disable-next-line no-control-regex
-    if (/[^\x00-\x7f]/.test(s)) s = Buffer.from(this.bytes.subarray(off, end)).toString('utf8');
-    this.cache.set(off, s);
+    if (this.highBytes && /[^\x00-\x7f]/.test(s))
+      return Buffer.from(this.bytes.subarray(off, end)).toString('utf8');
     return s;
+  }
+  /**
+   * An offset where `s` already lies NUL-terminated (possibly as the tail of a longer string,
+   * which the kernel reads just the same), or -1. ASCII only; other names take the encoder.
+   */
+  find(s: string): number {
+    if (s === '') return 0;
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x01-\x7f]/.test(s)) return -1;
+    return this.latin1.indexOf(s + '\0', 1);
   }
 }
 
@@ -88,6 +106,16 @@ export class Btf {
   private readonly baseStrLen: number;
   private nameIndex: Map<string, number[]> | undefined;
   private essentialIndex: Map<string, number[]> | undefined;
+  /**
+   * The blob this BTF was parsed from, when {@link encode} may start from a copy of it: a
+   * standalone blob laid out as the encoder would lay it out (header, types, strings, no gaps)
+   * with nothing the encoder would normalise.
+   */
+  private raw: Uint8Array | undefined;
+  /** Number of types when parsed: any {@link add} since means the raw blob no longer suffices. */
+  private rawCount = 0;
+  /** Ids replaced with {@link set} since parsing, patched into the copy of the raw blob. */
+  private dirty: Set<number> | undefined;
 
   private constructor(types: BtfType[], strings: StringTable, base: Btf | undefined) {
     this.types = types;
@@ -114,7 +142,13 @@ export class Btf {
    */
   static parse(bytes: Uint8Array, base?: Btf): Btf {
     try {
-      return parseRaw(bytes, base);
+      const parsed = parseRaw(bytes, base);
+      const btf = new Btf(parsed.types, parsed.strings, base);
+      if (parsed.raw) {
+        btf.raw = parsed.raw;
+        btf.rawCount = parsed.types.length;
+      }
+      return btf;
     } catch (e) {
       if (e instanceof BtfError) throw e;
       // Anything else is a parser bug on hostile input; keep the contract of throwing BtfError.
@@ -277,6 +311,7 @@ export class Btf {
     if (id === 0) throw new BtfError('BTF: cannot replace void (type 0)');
     if (id < this.firstId) throw new BtfError(`BTF: type ${id} belongs to the base BTF`);
     this.types[id] = t;
+    (this.dirty ??= new Set()).add(id);
     this.invalidate();
   }
 
@@ -305,7 +340,33 @@ export class Btf {
    * BTF only the own types are written, with string offsets continuing after the base's.
    */
   encode(): Uint8Array {
-    return encodeRaw(this);
+    return this.patchRaw() ?? encodeRaw(this);
+  }
+
+  /**
+   * The common case for an object's BTF: the fix-ups before load only rewrite fixed-size fields
+   * (DATASEC sizes and offsets, linkage), so a copy of the parsed blob with those types
+   * re-encoded in place is what a full encode would give, for a fraction of the cost. Undefined
+   * when that does not hold (types added, a type's size changed, a name not in the table).
+   */
+  private patchRaw(): Uint8Array | undefined {
+    const raw = this.raw;
+    if (raw === undefined || this.types.length !== this.rawCount) return undefined;
+    const out = raw.slice();
+    if (this.dirty === undefined || this.dirty.size === 0) return out;
+    const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    const typeLen = dv.getUint32(12, true);
+    const offsets = typeOffsets(dv, HEADER_LEN, HEADER_LEN + typeLen, this.types.length);
+    if (offsets === undefined) return undefined;
+    const words: number[] = [];
+    for (const id of this.dirty) {
+      words.length = 0;
+      if (!encodeType(this.types[id]!, id, (n) => this.strings.find(n), words)) return undefined;
+      const at = offsets[id]!;
+      if (words.length * 4 !== offsets[id + 1]! - at) return undefined;
+      for (let i = 0; i < words.length; i++) dv.setUint32(at + i * 4, words[i]!, true);
+    }
+    return out;
   }
 
   /**
@@ -377,35 +438,102 @@ export function essentialName(name: string): string {
   return name;
 }
 
-/** Bounds-checked little-endian reader that throws BtfError naming the offset. */
-class Reader {
-  readonly dv: DataView;
-  constructor(readonly bytes: Uint8Array) {
-    this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-  u32(off: number, what: string): number {
-    if (off + 4 > this.bytes.byteLength) {
-      throw new BtfError(`parse BTF: offset ${off}: ${what} runs past the end`);
-    }
-    return this.dv.getUint32(off, true);
+/** Sizes the kernel accepts for INT types. */
+function intSizeOk(n: number): boolean {
+  return n === 1 || n === 2 || n === 4 || n === 8 || n === 16;
+}
+
+/** Sizes the kernel accepts for ENUM and ENUM64 types. */
+function enumSizeOk(n: number): boolean {
+  return n === 1 || n === 2 || n === 4 || n === 8;
+}
+
+/** Sizes the kernel accepts for FLOAT types. */
+function floatSizeOk(n: number): boolean {
+  return n === 2 || n === 4 || n === 8 || n === 12 || n === 16;
+}
+
+/** A BtfError naming the type being parsed; built only when something is wrong. */
+function typeError(off: number, id: number, kind: number, msg: string): BtfError {
+  return new BtfError(
+    `parse BTF: offset ${off}: type ${id} (${BtfKind[kind] ?? `kind ${kind}`}): ${msg}`,
+  );
+}
+
+/** Byte length of a type's data after its 12-byte header, from its kind and vlen. */
+function bodyLength(kind: number, vlen: number): number {
+  switch (kind) {
+    case BtfKind.Int:
+    case BtfKind.Var:
+    case BtfKind.DeclTag:
+      return 4;
+    case BtfKind.Array:
+      return 12;
+    case BtfKind.Struct:
+    case BtfKind.Union:
+    case BtfKind.Datasec:
+    case BtfKind.Enum64:
+      return vlen * 12;
+    case BtfKind.Enum:
+    case BtfKind.FuncProto:
+      return vlen * 8;
+    default:
+      return 0;
   }
 }
 
-function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
+/**
+ * Byte offset of each type in a type section (ids 1..count-1, then the section end at index
+ * `count`), or undefined when the walk does not land exactly on the end.
+ */
+function typeOffsets(
+  dv: DataView,
+  start: number,
+  end: number,
+  count: number,
+): number[] | undefined {
+  const out = new Array<number>(count + 1);
+  out[0] = start;
+  let off = start;
+  for (let id = 1; id < count; id++) {
+    if (off + TYPE_HEADER > end) return undefined;
+    out[id] = off;
+    const info = dv.getUint32(off + 4, true);
+    off += TYPE_HEADER + bodyLength((info >>> 24) & 0x1f, info & 0xffff);
+  }
+  if (off !== end) return undefined;
+  out[count] = end;
+  return out;
+}
+
+/** What parsing yields: the types, the strings and, when encode may patch it, the blob. */
+interface Parsed {
+  types: BtfType[];
+  strings: StringTable;
+  raw: Uint8Array | undefined;
+}
+
+function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
   if (!(bytes instanceof Uint8Array)) throw new BtfError('parse BTF: input is not bytes');
   if (bytes.byteLength < HEADER_LEN) {
     throw new BtfError(`parse BTF: offset 0: ${bytes.byteLength} bytes is too short for a header`);
   }
-  const r = new Reader(bytes);
-  const magic = r.dv.getUint16(0, true);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const u32 = (off: number, what: string): number => {
+    if (off + 4 > bytes.byteLength) {
+      throw new BtfError(`parse BTF: offset ${off}: ${what} runs past the end`);
+    }
+    return dv.getUint32(off, true);
+  };
+  const magic = dv.getUint16(0, true);
   if (magic !== BTF_MAGIC) {
     if (magic === 0x9feb)
       throw new BtfError('parse BTF: offset 0: big-endian BTF is not supported');
     throw new BtfError(`parse BTF: offset 0: bad magic 0x${magic.toString(16)}`);
   }
-  const version = r.dv.getUint8(2);
+  const version = dv.getUint8(2);
   if (version !== 1) throw new BtfError(`parse BTF: offset 2: unsupported version ${version}`);
-  const hdrLen = r.u32(4, 'hdr_len');
+  const hdrLen = u32(4, 'hdr_len');
   if (hdrLen < HEADER_LEN || hdrLen > bytes.byteLength) {
     throw new BtfError(`parse BTF: offset 4: bad header length ${hdrLen}`);
   }
@@ -413,10 +541,10 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
   for (let i = HEADER_LEN; i < hdrLen; i++) {
     if (bytes[i] !== 0) throw new BtfError(`parse BTF: offset ${i}: unknown non-zero header byte`);
   }
-  const typeOff = r.u32(8, 'type_off');
-  const typeLen = r.u32(12, 'type_len');
-  const strOff = r.u32(16, 'str_off');
-  const strLen = r.u32(20, 'str_len');
+  const typeOff = u32(8, 'type_off');
+  const typeLen = u32(12, 'type_len');
+  const strOff = u32(16, 'str_off');
+  const strLen = u32(20, 'str_len');
   const dataLen = bytes.byteLength - hdrLen;
   if (typeOff % 4 !== 0) throw new BtfError(`parse BTF: offset 8: type_off ${typeOff} not aligned`);
   if (typeOff + typeLen > dataLen) {
@@ -459,6 +587,14 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
     return s;
   };
 
+  // Whether encode() may start from these bytes: standalone, laid out as the encoder lays it
+  // out, and (checked per type below) no kind_flag the encoder would drop.
+  let canonical =
+    !base &&
+    hdrLen === HEADER_LEN &&
+    typeOff === 0 &&
+    strOff === typeLen &&
+    hdrLen + strOff + strLen === bytes.byteLength;
   const types: BtfType[] = base ? base.types.slice() : [VOID];
   const firstId = types.length;
   const start = hdrLen + typeOff;
@@ -470,42 +606,38 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
     if (off + TYPE_HEADER > end) {
       throw new BtfError(`parse BTF: offset ${off}: type ${id}: header runs past the type section`);
     }
-    const nameOff = r.dv.getUint32(off, true);
-    const info = r.dv.getUint32(off + 4, true);
-    const sizeType = r.dv.getUint32(off + 8, true);
+    const nameOff = dv.getUint32(off, true);
+    const info = dv.getUint32(off + 4, true);
+    const sizeType = dv.getUint32(off + 8, true);
     const vlen = info & 0xffff;
     const kind = (info >>> 24) & 0x1f;
     const kflag = info >>> 31 !== 0;
-    const ctx = (msg: string): BtfError =>
-      new BtfError(
-        `parse BTF: offset ${off}: type ${id} (${BtfKind[kind] ?? `kind ${kind}`}): ${msg}`,
-      );
-    if ((info & 0x60ff0000) !== 0) throw ctx('reserved info bits set');
-    const name = str(nameOff, off);
+    if ((info & 0x60ff0000) !== 0) throw typeError(off, id, kind, 'reserved info bits set');
+    const name = nameOff === 0 ? '' : str(nameOff, off);
     const body = off + TYPE_HEADER;
-    const need = (n: number): void => {
-      if (body + n > end) throw ctx(`${n} bytes of data run past the type section`);
-    };
+    const len = bodyLength(kind, vlen);
+    if (body + len > end)
+      throw typeError(off, id, kind, `${len} bytes of data run past the type section`);
     let t: BtfType;
-    let len = 0;
     switch (kind) {
       case BtfKind.Int: {
-        need(4);
-        len = 4;
-        const enc = r.dv.getUint32(body, true);
+        const enc = dv.getUint32(body, true);
         const encoding = (enc >>> 24) & 0x0f;
         const bitOffset = (enc >>> 16) & 0xff;
         const bits = enc & 0xff;
-        if (vlen !== 0 || kflag) throw ctx('vlen/kind_flag must be 0');
-        if (![1, 2, 4, 8, 16].includes(sizeType)) throw ctx(`bad size ${sizeType}`);
+        if (vlen !== 0 || kflag) throw typeError(off, id, kind, 'vlen/kind_flag must be 0');
+        if (!intSizeOk(sizeType)) throw typeError(off, id, kind, `bad size ${sizeType}`);
         if (bits > 128 || bits === 0 || bitOffset + bits > sizeType * 8) {
-          throw ctx(`bad bits ${bits} at bit offset ${bitOffset}`);
+          throw typeError(off, id, kind, `bad bits ${bits} at bit offset ${bitOffset}`);
         }
-        if ((enc & 0xf000ff00) !== 0) throw ctx('reserved encoding bits set');
+        if ((enc & 0xf000ff00) !== 0) throw typeError(off, id, kind, 'reserved encoding bits set');
         if (
-          [INT_SIGNED | INT_CHAR, INT_SIGNED | INT_BOOL, INT_CHAR | INT_BOOL, 7].includes(encoding)
+          encoding === (INT_SIGNED | INT_CHAR) ||
+          encoding === (INT_SIGNED | INT_BOOL) ||
+          encoding === (INT_CHAR | INT_BOOL) ||
+          encoding === 7
         ) {
-          throw ctx(`bad encoding ${encoding}`);
+          throw typeError(off, id, kind, `bad encoding ${encoding}`);
         }
         t = {
           kind,
@@ -521,69 +653,68 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
       }
       case BtfKind.Ptr:
         if (vlen !== 0 || kflag || nameOff !== 0)
-          throw ctx('ptr must have no name, vlen or kind_flag');
+          throw typeError(off, id, kind, 'ptr must have no name, vlen or kind_flag');
         t = { kind, name: '', type: sizeType };
         break;
       case BtfKind.Array: {
-        need(12);
-        len = 12;
         if (vlen !== 0 || kflag || nameOff !== 0 || sizeType !== 0) {
-          throw ctx('array must have no name, vlen, kind_flag or size');
+          throw typeError(off, id, kind, 'array must have no name, vlen, kind_flag or size');
         }
         t = {
           kind,
           name: '',
-          type: r.dv.getUint32(body, true),
-          indexType: r.dv.getUint32(body + 4, true),
-          nelems: r.dv.getUint32(body + 8, true),
+          type: dv.getUint32(body, true),
+          indexType: dv.getUint32(body + 4, true),
+          nelems: dv.getUint32(body + 8, true),
         };
         break;
       }
       case BtfKind.Struct:
       case BtfKind.Union: {
-        len = vlen * 12;
-        need(len);
-        const members: BtfMember[] = new Array(vlen);
+        const members: BtfMember[] = new Array<BtfMember>(vlen);
         for (let i = 0; i < vlen; i++) {
           const m = body + i * 12;
-          const o = r.dv.getUint32(m + 8, true);
-          members[i] = {
-            name: str(r.dv.getUint32(m, true), m),
-            type: r.dv.getUint32(m + 4, true),
+          const o = dv.getUint32(m + 8, true);
+          const mNameOff = dv.getUint32(m, true);
+          const member: BtfMember = {
+            name: mNameOff === 0 ? '' : str(mNameOff, m),
+            type: dv.getUint32(m + 4, true),
             bitOffset: kflag ? o & 0xffffff : o,
             bitfieldSize: kflag ? o >>> 24 : 0,
           };
-          if (members[i].bitOffset + members[i].bitfieldSize > sizeType * 8) {
-            throw ctx(`member ${i} at bit ${members[i].bitOffset} lies past size ${sizeType}`);
+          if (member.bitOffset + member.bitfieldSize > sizeType * 8) {
+            throw typeError(
+              off,
+              id,
+              kind,
+              `member ${i} at bit ${member.bitOffset} lies past size ${sizeType}`,
+            );
           }
+          members[i] = member;
         }
         t = { kind, name, size: sizeType, members };
         break;
       }
       case BtfKind.Enum: {
-        len = vlen * 8;
-        need(len);
-        if (![1, 2, 4, 8].includes(sizeType)) throw ctx(`bad enum size ${sizeType}`);
-        const values = new Array(vlen);
+        if (!enumSizeOk(sizeType)) throw typeError(off, id, kind, `bad enum size ${sizeType}`);
+        const values = new Array<BtfEnumValue>(vlen);
         for (let i = 0; i < vlen; i++) {
           const e = body + i * 8;
-          const v = kflag ? r.dv.getInt32(e + 4, true) : r.dv.getUint32(e + 4, true);
-          values[i] = { name: str(r.dv.getUint32(e, true), e), value: BigInt(v) };
+          const v = kflag ? dv.getInt32(e + 4, true) : dv.getUint32(e + 4, true);
+          values[i] = { name: str(dv.getUint32(e, true), e), value: BigInt(v) };
         }
         t = { kind, name, size: sizeType, signed: kflag, values };
         break;
       }
       case BtfKind.Enum64: {
-        len = vlen * 12;
-        need(len);
-        if (![1, 2, 4, 8].includes(sizeType)) throw ctx(`bad enum size ${sizeType}`);
-        const values = new Array(vlen);
+        if (!enumSizeOk(sizeType)) throw typeError(off, id, kind, `bad enum size ${sizeType}`);
+        const values = new Array<BtfEnumValue>(vlen);
         for (let i = 0; i < vlen; i++) {
           const e = body + i * 12;
           const raw =
-            BigInt(r.dv.getUint32(e + 4, true)) | (BigInt(r.dv.getUint32(e + 8, true)) << 32n);
+            BigInt(dv.getUint32(e + 4, true)) | (BigInt(dv.getUint32(e + 8, true)) << 32n);
           values[i] = {
-            name: str(r.dv.getUint32(e, true), e),
+            name: str(dv.getUint32(e, true), e),
             value: kflag ? BigInt.asIntN(64, raw) : raw,
           };
         }
@@ -592,7 +723,7 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
       }
       case BtfKind.Fwd:
         if (vlen !== 0 || sizeType !== 0 || name === '')
-          throw ctx('fwd needs a name and no vlen/type');
+          throw typeError(off, id, kind, 'fwd needs a name and no vlen/type');
         t = { kind, name, union: kflag };
         break;
       case BtfKind.Typedef:
@@ -600,63 +731,68 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
       case BtfKind.Const:
       case BtfKind.Restrict:
       case BtfKind.TypeTag:
-        if (vlen !== 0) throw ctx('vlen must be 0');
-        if (kind === BtfKind.Typedef && name === '') throw ctx('typedef needs a name');
-        if (kind === BtfKind.TypeTag && name === '') throw ctx('type_tag needs a name');
+        if (vlen !== 0) throw typeError(off, id, kind, 'vlen must be 0');
+        if (kind === BtfKind.Typedef && name === '')
+          throw typeError(off, id, kind, 'typedef needs a name');
+        if (kind === BtfKind.TypeTag && name === '')
+          throw typeError(off, id, kind, 'type_tag needs a name');
+        if (kflag) canonical = false;
         t = { kind, name, type: sizeType };
         break;
       case BtfKind.Func:
-        if (name === '') throw ctx('func needs a name');
-        if (vlen > 2) throw ctx(`bad linkage ${vlen}`);
+        if (name === '') throw typeError(off, id, kind, 'func needs a name');
+        if (vlen > 2) throw typeError(off, id, kind, `bad linkage ${vlen}`);
+        if (kflag) canonical = false;
         t = { kind, name, type: sizeType, linkage: vlen };
         break;
       case BtfKind.FuncProto: {
-        len = vlen * 8;
-        need(len);
-        if (nameOff !== 0 || kflag) throw ctx('func_proto must have no name or kind_flag');
-        const params = new Array(vlen);
+        if (nameOff !== 0 || kflag)
+          throw typeError(off, id, kind, 'func_proto must have no name or kind_flag');
+        const params = new Array<BtfParam>(vlen);
         for (let i = 0; i < vlen; i++) {
           const p = body + i * 8;
-          params[i] = { name: str(r.dv.getUint32(p, true), p), type: r.dv.getUint32(p + 4, true) };
+          const pNameOff = dv.getUint32(p, true);
+          params[i] = {
+            name: pNameOff === 0 ? '' : str(pNameOff, p),
+            type: dv.getUint32(p + 4, true),
+          };
         }
         t = { kind, name: '', returnType: sizeType, params };
         break;
       }
       case BtfKind.Var:
-        need(4);
-        len = 4;
-        if (vlen !== 0 || kflag || name === '') throw ctx('var needs a name and no vlen/kind_flag');
-        t = { kind, name, type: sizeType, linkage: r.dv.getUint32(body, true) };
+        if (vlen !== 0 || kflag || name === '')
+          throw typeError(off, id, kind, 'var needs a name and no vlen/kind_flag');
+        t = { kind, name, type: sizeType, linkage: dv.getUint32(body, true) };
         break;
       case BtfKind.Datasec: {
-        len = vlen * 12;
-        need(len);
-        if (name === '') throw ctx('datasec needs a name');
-        const vars = new Array(vlen);
+        if (name === '') throw typeError(off, id, kind, 'datasec needs a name');
+        if (kflag) canonical = false;
+        const vars = new Array<BtfVarSecinfo>(vlen);
         for (let i = 0; i < vlen; i++) {
           const v = body + i * 12;
           vars[i] = {
-            type: r.dv.getUint32(v, true),
-            offset: r.dv.getUint32(v + 4, true),
-            size: r.dv.getUint32(v + 8, true),
+            type: dv.getUint32(v, true),
+            offset: dv.getUint32(v + 4, true),
+            size: dv.getUint32(v + 8, true),
           };
         }
         t = { kind, name, size: sizeType, vars };
         break;
       }
       case BtfKind.Float:
-        if (vlen !== 0 || kflag || ![2, 4, 8, 12, 16].includes(sizeType))
-          throw ctx(`bad float size ${sizeType}`);
+        if (vlen !== 0 || kflag || !floatSizeOk(sizeType))
+          throw typeError(off, id, kind, `bad float size ${sizeType}`);
         t = { kind, name, size: sizeType };
         break;
       case BtfKind.DeclTag:
-        need(4);
-        len = 4;
-        if (vlen !== 0 || name === '') throw ctx('decl_tag needs a name and no vlen');
-        t = { kind, name, type: sizeType, componentIdx: r.dv.getInt32(body, true) };
+        if (vlen !== 0 || name === '')
+          throw typeError(off, id, kind, 'decl_tag needs a name and no vlen');
+        if (kflag) canonical = false;
+        t = { kind, name, type: sizeType, componentIdx: dv.getInt32(body, true) };
         break;
       default:
-        throw ctx('unknown kind');
+        throw typeError(off, id, kind, 'unknown kind');
     }
     types.push(t);
     off = body + len;
@@ -668,7 +804,7 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
       throw new BtfError(`parse BTF: type ${id}: ${what} refers to type ${ref}, have ${n}`);
   };
   for (let id = firstId; id < n; id++) {
-    const t = types[id];
+    const t = types[id]!;
     switch (t.kind) {
       case BtfKind.Ptr:
       case BtfKind.Typedef:
@@ -678,12 +814,12 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
       case BtfKind.TypeTag:
       case BtfKind.Var:
       case BtfKind.DeclTag:
-        check(id, t.type, 'type');
+        if (t.type >= n) check(id, t.type, 'type');
         if (t.type === id) throw new BtfError(`parse BTF: type ${id}: refers to itself`);
         break;
       case BtfKind.Func:
-        check(id, t.type, 'type');
-        if (types[t.type].kind !== BtfKind.FuncProto) {
+        if (t.type >= n) check(id, t.type, 'type');
+        if (types[t.type]!.kind !== BtfKind.FuncProto) {
           throw new BtfError(
             `parse BTF: type ${id}: func ${t.name} does not point at a func_proto`,
           );
@@ -695,30 +831,23 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Btf {
         break;
       case BtfKind.Struct:
       case BtfKind.Union:
-        t.members.forEach((m, i) => check(id, m.type, `member ${i}`));
+        for (let i = 0; i < t.members.length; i++)
+          if (t.members[i]!.type >= n) check(id, t.members[i]!.type, `member ${i}`);
         break;
       case BtfKind.FuncProto:
         check(id, t.returnType, 'return type');
-        t.params.forEach((p, i) => check(id, p.type, `param ${i}`));
+        for (let i = 0; i < t.params.length; i++)
+          if (t.params[i]!.type >= n) check(id, t.params[i]!.type, `param ${i}`);
         break;
       case BtfKind.Datasec:
-        t.vars.forEach((v, i) => check(id, v.type, `var ${i}`));
+        for (let i = 0; i < t.vars.length; i++)
+          if (t.vars[i]!.type >= n) check(id, t.vars[i]!.type, `var ${i}`);
         break;
       default:
         break;
     }
   }
-  const btf = Object.create(Btf.prototype) as Btf;
-  Object.assign(btf, {
-    types,
-    strings,
-    base,
-    firstId,
-    baseStrLen,
-    nameIndex: undefined,
-    essentialIndex: undefined,
-  });
-  return btf;
+  return { types, strings, raw: canonical ? bytes : undefined };
 }
 
 /** Builds a string table: "" at 0, each distinct string once. */
@@ -774,6 +903,157 @@ class StringBuilder {
   }
 }
 
+const kindInfo = (kind: BtfKind, vlen: number, kflag: boolean): number =>
+  ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+
+/**
+ * Appends the raw words of one type to `words`, naming strings through `nameOf`. Returns false
+ * when `nameOf` has no offset for a name (-1), so a caller patching in place can fall back.
+ */
+function encodeType(
+  t: BtfType,
+  id: number,
+  nameOf: (s: string) => number,
+  words: number[],
+): boolean {
+  const where = `encode BTF: type ${id}`;
+  const vl = (n: number): number => {
+    if (n > 0xffff) throw new BtfError(`${where}: ${n} entries exceed vlen`);
+    return n;
+  };
+  const name = nameOf(t.name);
+  if (name < 0) return false;
+  const push = (w: number): void => {
+    words.push(w >>> 0);
+  };
+  switch (t.kind) {
+    case BtfKind.Void:
+      throw new BtfError(`${where}: void may only be type 0`);
+    case BtfKind.Int: {
+      const enc = (t.signed ? INT_SIGNED : 0) | (t.char ? INT_CHAR : 0) | (t.bool ? INT_BOOL : 0);
+      push(name);
+      push(kindInfo(t.kind, 0, false));
+      push(t.size);
+      push((enc << 24) | (t.bitOffset << 16) | t.bits);
+      return true;
+    }
+    case BtfKind.Ptr:
+      push(0);
+      push(kindInfo(t.kind, 0, false));
+      push(t.type);
+      return true;
+    case BtfKind.Array:
+      push(0);
+      push(kindInfo(t.kind, 0, false));
+      push(0);
+      push(t.type);
+      push(t.indexType);
+      push(t.nelems);
+      return true;
+    case BtfKind.Struct:
+    case BtfKind.Union: {
+      const kflag = t.members.some((m) => m.bitfieldSize !== 0);
+      push(name);
+      push(kindInfo(t.kind, vl(t.members.length), kflag));
+      push(t.size);
+      for (const m of t.members) {
+        if (kflag && (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff)) {
+          throw new BtfError(`${where}: member ${m.name} bitfield does not fit the encoding`);
+        }
+        const mn = nameOf(m.name);
+        if (mn < 0) return false;
+        push(mn);
+        push(m.type);
+        push(kflag ? (m.bitfieldSize << 24) | m.bitOffset : m.bitOffset);
+      }
+      return true;
+    }
+    case BtfKind.Enum:
+      push(name);
+      push(kindInfo(t.kind, vl(t.values.length), t.signed));
+      push(t.size);
+      for (const v of t.values) {
+        const vn = nameOf(v.name);
+        if (vn < 0) return false;
+        push(vn);
+        push(Number(BigInt.asUintN(32, v.value)));
+      }
+      return true;
+    case BtfKind.Enum64:
+      push(name);
+      push(kindInfo(t.kind, vl(t.values.length), t.signed));
+      push(t.size);
+      for (const v of t.values) {
+        const u = BigInt.asUintN(64, v.value);
+        const vn = nameOf(v.name);
+        if (vn < 0) return false;
+        push(vn);
+        push(Number(u & 0xffffffffn));
+        push(Number(u >> 32n));
+      }
+      return true;
+    case BtfKind.Fwd:
+      push(name);
+      push(kindInfo(t.kind, 0, t.union));
+      push(0);
+      return true;
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
+      push(name);
+      push(kindInfo(t.kind, 0, false));
+      push(t.type);
+      return true;
+    case BtfKind.Func:
+      push(name);
+      push(kindInfo(t.kind, t.linkage, false));
+      push(t.type);
+      return true;
+    case BtfKind.FuncProto:
+      push(0);
+      push(kindInfo(t.kind, vl(t.params.length), false));
+      push(t.returnType);
+      for (const p of t.params) {
+        const pn = nameOf(p.name);
+        if (pn < 0) return false;
+        push(pn);
+        push(p.type);
+      }
+      return true;
+    case BtfKind.Var:
+      push(name);
+      push(kindInfo(t.kind, 0, false));
+      push(t.type);
+      push(t.linkage);
+      return true;
+    case BtfKind.Datasec:
+      push(name);
+      push(kindInfo(t.kind, vl(t.vars.length), false));
+      push(t.size);
+      for (const v of t.vars) {
+        push(v.type);
+        push(v.offset);
+        push(v.size);
+      }
+      return true;
+    case BtfKind.Float:
+      push(name);
+      push(kindInfo(t.kind, 0, false));
+      push(t.size);
+      return true;
+    case BtfKind.DeclTag:
+      push(name);
+      push(kindInfo(t.kind, 0, false));
+      push(t.type);
+      push(t.componentIdx);
+      return true;
+    default:
+      throw new BtfError(`${where}: unknown kind ${(t as { kind: number }).kind}`);
+  }
+}
+
 function encodeRaw(btf: Btf): Uint8Array {
   const baseStrLen = (btf as unknown as { baseStrLen: number }).baseStrLen;
   const sb = new StringBuilder(
@@ -782,89 +1062,9 @@ function encodeRaw(btf: Btf): Uint8Array {
   );
   // Split BTF may reuse base strings; the simplest correct choice is to write its own copies.
   const words: number[] = [];
-  const push = (...w: number[]): void => {
-    for (const x of w) words.push(x >>> 0);
-  };
-  const info = (kind: BtfKind, vlen: number, kflag: boolean): number =>
-    ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+  const nameOf = (s: string): number => sb.add(s);
   for (let id = btf.firstId === 0 ? 1 : btf.firstId; id < btf.types.length; id++) {
-    const t = btf.types[id];
-    const where = `encode BTF: type ${id}`;
-    const name = sb.add(t.name);
-    const vl = (n: number): number => {
-      if (n > 0xffff) throw new BtfError(`${where}: ${n} entries exceed vlen`);
-      return n;
-    };
-    switch (t.kind) {
-      case BtfKind.Void:
-        throw new BtfError(`${where}: void may only be type 0`);
-      case BtfKind.Int: {
-        const enc = (t.signed ? INT_SIGNED : 0) | (t.char ? INT_CHAR : 0) | (t.bool ? INT_BOOL : 0);
-        push(name, info(t.kind, 0, false), t.size, (enc << 24) | (t.bitOffset << 16) | t.bits);
-        break;
-      }
-      case BtfKind.Ptr:
-        push(0, info(t.kind, 0, false), t.type);
-        break;
-      case BtfKind.Array:
-        push(0, info(t.kind, 0, false), 0, t.type, t.indexType, t.nelems);
-        break;
-      case BtfKind.Struct:
-      case BtfKind.Union: {
-        const kflag = t.members.some((m) => m.bitfieldSize !== 0);
-        push(name, info(t.kind, vl(t.members.length), kflag), t.size);
-        for (const m of t.members) {
-          if (kflag && (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff)) {
-            throw new BtfError(`${where}: member ${m.name} bitfield does not fit the encoding`);
-          }
-          push(sb.add(m.name), m.type, kflag ? (m.bitfieldSize << 24) | m.bitOffset : m.bitOffset);
-        }
-        break;
-      }
-      case BtfKind.Enum:
-        push(name, info(t.kind, vl(t.values.length), t.signed), t.size);
-        for (const v of t.values) push(sb.add(v.name), Number(BigInt.asUintN(32, v.value)));
-        break;
-      case BtfKind.Enum64:
-        push(name, info(t.kind, vl(t.values.length), t.signed), t.size);
-        for (const v of t.values) {
-          const u = BigInt.asUintN(64, v.value);
-          push(sb.add(v.name), Number(u & 0xffffffffn), Number(u >> 32n));
-        }
-        break;
-      case BtfKind.Fwd:
-        push(name, info(t.kind, 0, t.union), 0);
-        break;
-      case BtfKind.Typedef:
-      case BtfKind.Volatile:
-      case BtfKind.Const:
-      case BtfKind.Restrict:
-      case BtfKind.TypeTag:
-        push(name, info(t.kind, 0, false), t.type);
-        break;
-      case BtfKind.Func:
-        push(name, info(t.kind, t.linkage, false), t.type);
-        break;
-      case BtfKind.FuncProto:
-        push(0, info(t.kind, vl(t.params.length), false), t.returnType);
-        for (const p of t.params) push(sb.add(p.name), p.type);
-        break;
-      case BtfKind.Var:
-        push(name, info(t.kind, 0, false), t.type, t.linkage);
-        break;
-      case BtfKind.Datasec:
-        push(name, info(t.kind, vl(t.vars.length), false), t.size);
-        for (const v of t.vars) push(v.type, v.offset, v.size);
-        break;
-      case BtfKind.Float:
-        push(name, info(t.kind, 0, false), t.size);
-        break;
-      case BtfKind.DeclTag:
-        push(name, info(t.kind, 0, false), t.type, t.componentIdx);
-        break;
-      default:
-        throw new BtfError(`${where}: unknown kind ${(t as { kind: number }).kind}`);
-    }
+    encodeType(btf.types[id]!, id, nameOf, words);
   }
   const strs = sb.bytes();
   const typeLen = words.length * 4;

@@ -43,6 +43,8 @@ export interface ElfSection {
   name: string;
   type: number;
   flags: bigint;
+  /** The low 32 bits of `flags` as a number, for tests without BigInt arithmetic. */
+  flagBits: number;
   size: number;
   link: number;
   info: number;
@@ -83,39 +85,66 @@ export interface ElfFile {
 const MAX_SECTIONS = 65535;
 
 const utf8 = new TextDecoder();
+const EMPTY = new Uint8Array(0);
 
 /** Error context built only when an error is thrown: building it eagerly costs more than parsing. */
 type Lazy = () => string;
 
-/** Reads a u64 as a number without going through BigInt (hot: every section and symbol). */
-function u64(dv: DataView, off: number, what: Lazy): number {
+/**
+ * Reads a u64 as a number without going through BigInt (hot: every section and symbol), or -1
+ * when it does not fit a safe integer; callers turn -1 into an error naming the field.
+ */
+function u64(dv: DataView, off: number): number {
   const hi = dv.getUint32(off + 4, true);
-  if (hi > 0x1fffff) throw new ElfError(`${what()}: value too large`);
+  if (hi > 0x1fffff) return -1;
   return hi * 2 ** 32 + dv.getUint32(off, true);
 }
 
-function cstring(bytes: Uint8Array, off: number, what: Lazy): string {
-  if (off < 0 || off >= bytes.byteLength) {
-    if (off === 0 && bytes.byteLength === 0) return '';
-    throw new ElfError(
-      `${what()}: string offset ${off} outside string table of ${bytes.byteLength} bytes`,
-    );
-  }
-  let end = off;
-  while (end < bytes.byteLength && bytes[end] !== 0) end++;
-  if (end >= bytes.byteLength)
-    throw new ElfError(`${what()}: unterminated string at offset ${off}`);
-  // Symbol and section names are ASCII: build them directly, TextDecoder costs ~1us per call.
-  let ascii = '';
-  for (let i = off; i < end; i++) {
-    const c = bytes[i]!;
-    if (c >= 0x80) return utf8.decode(bytes.subarray(off, end));
-    ascii += String.fromCharCode(c);
-  }
-  return ascii;
+function tooLarge(what: string): never {
+  throw new ElfError(`${what}: value too large`);
 }
 
-function slice(file: Uint8Array, off: number, size: number, what: Lazy): Uint8Array {
+/**
+ * A string table decoded once as latin1, so each name is one native indexOf and slice instead
+ * of a byte loop (a view or a TextDecoder call per name costs more than the rest of the parse).
+ * Tables with bytes >= 0x80 decode those names as UTF-8.
+ */
+class StrTab {
+  private text: string | undefined;
+  private highBytes = false;
+  constructor(
+    private readonly file: Uint8Array,
+    private readonly start: number,
+    private readonly length: number,
+  ) {}
+  private decode(): string {
+    if (this.text !== undefined) return this.text;
+    const { file, start, length } = this;
+    const text = Buffer.from(file.buffer, file.byteOffset + start, length).toString('latin1');
+    // eslint-disable-next-line no-control-regex
+    this.highBytes = /[^\x00-\x7f]/.test(text);
+    this.text = text;
+    return text;
+  }
+  get(off: number, what: Lazy): string {
+    if (off < 0 || off >= this.length) {
+      if (off === 0 && this.length === 0) return '';
+      throw new ElfError(
+        `${what()}: string offset ${off} outside string table of ${this.length} bytes`,
+      );
+    }
+    const text = this.decode();
+    const end = text.indexOf('\0', off);
+    if (end < 0) throw new ElfError(`${what()}: unterminated string at offset ${off}`);
+    const s = text.slice(off, end);
+    // eslint-disable-next-line no-control-regex
+    if (this.highBytes && /[^\x00-\x7f]/.test(s))
+      return utf8.decode(this.file.subarray(this.start + off, this.start + end));
+    return s;
+  }
+}
+
+function checkRange(file: Uint8Array, off: number, size: number, what: Lazy): void {
   if (
     !Number.isSafeInteger(off) ||
     !Number.isSafeInteger(size) ||
@@ -127,7 +156,33 @@ function slice(file: Uint8Array, off: number, size: number, what: Lazy): Uint8Ar
       `${what()}: range ${off}+${size} lies outside the file (${file.byteLength} bytes)`,
     );
   }
-  return file.subarray(off, off + size);
+}
+
+/** A section whose bytes are viewed only when asked for: most sections' data is never read. */
+class Section implements ElfSection {
+  name = '';
+  private view: Uint8Array | undefined;
+  constructor(
+    private readonly file: Uint8Array,
+    readonly index: number,
+    readonly type: number,
+    readonly flags: bigint,
+    readonly flagBits: number,
+    readonly size: number,
+    readonly link: number,
+    readonly info: number,
+    readonly entsize: number,
+    private readonly offset: number,
+  ) {}
+  get data(): Uint8Array {
+    if (this.view === undefined) {
+      this.view =
+        this.type === SHT_NOBITS || this.index === 0
+          ? EMPTY
+          : this.file.subarray(this.offset, this.offset + this.size);
+    }
+    return this.view;
+  }
 }
 
 /** Parses an ELF64 little-endian file. */
@@ -142,91 +197,120 @@ export function parseElf(file: Uint8Array): ElfFile {
     throw new ElfError('not a little-endian ELF file (big-endian eBPF objects are not supported)');
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const machine = dv.getUint16(18, true);
-  const shoff = u64(dv, 40, () => 'e_shoff');
+  const shoff = u64(dv, 40);
+  if (shoff < 0) tooLarge('e_shoff');
   const shentsize = dv.getUint16(58, true);
   const shnum = dv.getUint16(60, true);
   const shstrndx = dv.getUint16(62, true);
   if (shnum === 0) throw new ElfError('no section headers');
   if (shentsize < 64) throw new ElfError(`section header size ${shentsize} < 64`);
   if (shnum > MAX_SECTIONS) throw new ElfError(`too many sections (${shnum})`);
-  slice(file, shoff, shnum * shentsize, () => 'section header table');
+  checkRange(file, shoff, shnum * shentsize, () => 'section header table');
 
-  const sections: ElfSection[] = [];
-  const nameOffs: number[] = [];
+  const sections: Section[] = new Array<Section>(shnum);
+  const offsets: number[] = new Array<number>(shnum);
+  let symtab: Section | undefined;
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * shentsize;
     const type = dv.getUint32(o + 4, true);
-    const offset = u64(dv, o + 24, () => `section ${i} offset`);
-    const size = u64(dv, o + 32, () => `section ${i} size`);
-    nameOffs.push(dv.getUint32(o, true));
-    sections.push({
-      index: i,
-      name: '',
+    const offset = u64(dv, o + 24);
+    if (offset < 0) tooLarge(`section ${i} offset`);
+    const size = u64(dv, o + 32);
+    if (size < 0) tooLarge(`section ${i} size`);
+    const entsize = u64(dv, o + 56);
+    if (entsize < 0) tooLarge(`section ${i} entsize`);
+    if (type !== SHT_NOBITS && i !== 0) checkRange(file, offset, size, () => `section ${i}`);
+    const flagsHi = dv.getUint32(o + 12, true);
+    const flagsLo = dv.getUint32(o + 8, true);
+    const s = new Section(
+      file,
+      i,
       type,
-      flags: dv.getBigUint64(o + 8, true),
+      flagsHi === 0 ? BigInt(flagsLo) : dv.getBigUint64(o + 8, true),
+      flagsLo,
       size,
-      link: dv.getUint32(o + 40, true),
-      info: dv.getUint32(o + 44, true),
-      entsize: u64(dv, o + 56, () => `section ${i} entsize`),
-      data:
-        type === SHT_NOBITS || i === 0
-          ? new Uint8Array(0)
-          : slice(file, offset, size, () => `section ${i}`),
-    });
+      dv.getUint32(o + 40, true),
+      dv.getUint32(o + 44, true),
+      entsize,
+      offset,
+    );
+    sections[i] = s;
+    offsets[i] = offset;
+    if (type === SHT_SYMTAB && symtab === undefined) symtab = s;
   }
   if (shstrndx >= shnum) throw new ElfError(`section name table index ${shstrndx} out of range`);
-  const shstr = sections[shstrndx]!.data;
-  for (let i = 1; i < shnum; i++)
-    sections[i]!.name = cstring(shstr, nameOffs[i]!, () => `section ${i} name`);
+  const shstrSec = sections[shstrndx]!;
+  const shstr =
+    shstrSec.type === SHT_NOBITS || shstrndx === 0
+      ? new StrTab(file, 0, 0)
+      : new StrTab(file, offsets[shstrndx]!, shstrSec.size);
+  for (let i = 1; i < shnum; i++) {
+    const s = sections[i]!;
+    s.name = shstr.get(dv.getUint32(shoff + i * shentsize, true), () => `section ${i} name`);
+  }
 
-  const symtab = sections.find((s) => s.type === SHT_SYMTAB);
   const symbols: ElfSymbol[] = [];
   if (symtab) {
     if (symtab.link >= sections.length)
       throw new ElfError(`symbol table links to missing section ${symtab.link}`);
-    const strtab = sections[symtab.link]!.data;
-    const sdv = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
-    const n = Math.floor(symtab.data.byteLength / 24);
+    const strSec = sections[symtab.link]!;
+    const strtab =
+      strSec.type === SHT_NOBITS || strSec.index === 0
+        ? new StrTab(file, 0, 0)
+        : new StrTab(file, offsets[strSec.index]!, strSec.size);
+    const base = offsets[symtab.index]!;
+    // Section 0 has no bytes, whatever its header says.
+    const n = symtab.index === 0 ? 0 : Math.floor(symtab.size / 24);
     for (let i = 0; i < n; i++) {
-      const o = i * 24;
-      const info = sdv.getUint8(o + 4);
+      const o = base + i * 24;
+      const info = dv.getUint8(o + 4);
+      const value = u64(dv, o + 8);
+      if (value < 0) tooLarge(`symbol ${i} value`);
+      const size = u64(dv, o + 16);
+      if (size < 0) tooLarge(`symbol ${i} size`);
       symbols.push({
         index: i,
-        name: cstring(strtab, sdv.getUint32(o, true), () => `symbol ${i} name`),
+        name: strtab.get(dv.getUint32(o, true), () => `symbol ${i} name`),
         bind: info >> 4,
         type: info & 0xf,
-        visibility: sdv.getUint8(o + 5) & 3,
-        sectionIndex: sdv.getUint16(o + 6, true),
-        value: u64(sdv, o + 8, () => `symbol ${i} value`),
-        size: u64(sdv, o + 16, () => `symbol ${i} size`),
+        visibility: dv.getUint8(o + 5) & 3,
+        sectionIndex: dv.getUint16(o + 6, true),
+        value,
+        size,
       });
     }
   }
 
   const relocations = new Map<number, ElfRelocation[]>();
-  for (const s of sections) {
+  for (let si = 0; si < shnum; si++) {
+    const s = sections[si]!;
     if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
     const entsize = s.type === SHT_REL ? 16 : 24;
     if (s.info >= sections.length)
       throw new ElfError(`relocation section ${s.name} targets missing section ${s.info}`);
-    const rdv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
-    const list: ElfRelocation[] = [];
-    for (let i = 0; i + entsize <= s.data.byteLength; i += entsize) {
-      const symIdx = rdv.getUint32(i + 12, true);
+    const base = offsets[si]!;
+    let list = relocations.get(s.info);
+    if (list === undefined) {
+      list = [];
+      relocations.set(s.info, list);
+    }
+    const size = si === 0 ? 0 : s.size;
+    for (let i = 0; i + entsize <= size; i += entsize) {
+      const symIdx = dv.getUint32(base + i + 12, true);
       const symbol = symbols[symIdx];
       if (!symbol)
         throw new ElfError(
           `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
         );
+      const offset = u64(dv, base + i);
+      if (offset < 0) tooLarge(`${s.name} relocation offset`);
       list.push({
-        offset: u64(rdv, i, () => `${s.name} relocation offset`),
-        type: rdv.getUint32(i + 8, true),
+        offset,
+        type: dv.getUint32(base + i + 8, true),
         symbol,
-        addend: s.type === SHT_RELA ? rdv.getBigInt64(i + 16, true) : 0n,
+        addend: s.type === SHT_RELA ? dv.getBigInt64(base + i + 16, true) : 0n,
       });
     }
-    const prev = relocations.get(s.info) ?? [];
-    relocations.set(s.info, prev.concat(list));
   }
 
   const byName = new Map<string, ElfSection>();

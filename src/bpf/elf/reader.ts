@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  decodeRaw,
   INSN_SIZE,
   isLdImm64,
   isPseudoCall,
@@ -63,6 +62,18 @@ interface Func {
   start: number; // byte offset in section
   end: number;
   global: boolean;
+}
+
+/** An executable section's bytes and its relocations by byte offset. */
+interface SectionCode {
+  bytes: Uint8Array;
+  relocs: Map<number, ElfRelocation>;
+}
+
+/** True when records are already in slot order (the usual case: no sort, no comparator calls). */
+function sortedBySlot(list: { slot: number }[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]!.slot > list[i]!.slot) return false;
+  return true;
 }
 
 /** Reads an object file from disk; see {@link parseCollectionSpec}. */
@@ -248,7 +259,7 @@ class Reader {
           sec.name.startsWith('.rodata.'));
       const isBss =
         sec.type === SHT_NOBITS && (sec.name === '.bss' || sec.name.startsWith('.bss.'));
-      if (!(isData || isBss) || (sec.flags & BigInt(SHF_ALLOC)) === 0n || sec.size === 0) continue;
+      if (!(isData || isBss) || (sec.flagBits & SHF_ALLOC) === 0 || sec.size === 0) continue;
       const readonly = sec.name.startsWith('.rodata');
       const mapName = internalMapName(this.name, sec.name);
       const datasec = this.btf?.findByName(sec.name, BtfKind.Datasec)[0];
@@ -363,7 +374,7 @@ class Reader {
   private functions(): Func[] {
     const out: Func[] = [];
     for (const sec of this.elf.sections) {
-      if (sec.type !== SHT_PROGBITS || (sec.flags & BigInt(SHF_EXECINSTR)) === 0n || sec.size === 0)
+      if (sec.type !== SHT_PROGBITS || (sec.flagBits & SHF_EXECINSTR) === 0 || sec.size === 0)
         continue;
       if (sec.size % INSN_SIZE !== 0)
         throw new ObjectError(`section ${sec.name}: size ${sec.size} is not a multiple of 8`);
@@ -393,14 +404,12 @@ class Reader {
 
   private readPrograms(): Map<string, ProgramSpec> {
     const funcs = this.functions();
-    const insnsBySection = new Map<number, RawInsn[]>();
-    const relocsBySection = new Map<number, Map<number, ElfRelocation>>();
+    const code = new Map<number, SectionCode>();
     for (const f of funcs) {
-      if (!insnsBySection.has(f.section.index)) {
-        insnsBySection.set(f.section.index, decodeRaw(f.section.data));
-        const m = new Map<number, ElfRelocation>();
-        for (const r of this.elf.relocations.get(f.section.index) ?? []) m.set(r.offset, r);
-        relocsBySection.set(f.section.index, m);
+      if (!code.has(f.section.index)) {
+        const relocs = new Map<number, ElfRelocation>();
+        for (const r of this.elf.relocations.get(f.section.index) ?? []) relocs.set(r.offset, r);
+        code.set(f.section.index, { bytes: f.section.data, relocs });
       }
     }
     const programs = new Map<string, ProgramSpec>();
@@ -414,7 +423,7 @@ class Reader {
       }
       if (programs.has(f.name)) throw new ObjectError(`program ${f.name} defined twice`);
       try {
-        const linked = this.link(f, funcs, insnsBySection, relocsBySection);
+        const linked = this.link(f, funcs, code);
         programs.set(f.name, {
           name: f.name,
           sectionName: f.section.name,
@@ -425,7 +434,12 @@ class Reader {
           license: this.license,
           kernelVersion: this.kernelVersion,
           btf: this.btf,
-          ...linked,
+          insns: linked.insns,
+          references: linked.references,
+          funcInfo: linked.funcInfo,
+          lineInfo: linked.lineInfo,
+          coreRelos: linked.coreRelos,
+          symbols: linked.symbols,
         });
       } catch (err) {
         throw new ObjectError(`program ${f.name}: ${(err as Error).message}`, { cause: err });
@@ -438,8 +452,7 @@ class Reader {
   private link(
     entry: Func,
     funcs: Func[],
-    insnsBySection: Map<number, RawInsn[]>,
-    relocsBySection: Map<number, Map<number, ElfRelocation>>,
+    code: Map<number, SectionCode>,
   ): Pick<ProgramSpec, 'insns' | 'references' | 'funcInfo' | 'lineInfo' | 'coreRelos' | 'symbols'> {
     const insns: RawInsn[] = [];
     const references: Reference[] = [];
@@ -450,51 +463,88 @@ class Reader {
     const placed = new Map<Func, number>();
     const queue: Func[] = [];
     const calls: { slot: number; target: Func; targetSlot: number }[] = [];
+    const ext = this.ext;
 
     const funcAt = (sec: ElfSection, byteOff: number): Func => {
-      const f = funcs.find((g) => g.section === sec && byteOff >= g.start && byteOff < g.end);
-      if (!f)
-        throw new ObjectError(`call target ${sec.name}+${byteOff} is not inside any function`);
-      return f;
+      for (const g of funcs)
+        if (g.section === sec && byteOff >= g.start && byteOff < g.end) return g;
+      throw new ObjectError(`call target ${sec.name}+${byteOff} is not inside any function`);
     };
+    // Appends a function's instructions, decoded straight from the section bytes, and the
+    // .BTF.ext records that fall inside it.
     const place = (f: Func): number => {
       const have = placed.get(f);
       if (have !== undefined) return have;
       const base = insns.length;
       placed.set(f, base);
       queue.push(f);
-      const all = insnsBySection.get(f.section.index)!;
-      for (let i = f.start / INSN_SIZE; i < f.end / INSN_SIZE; i++) insns.push({ ...all[i]! });
+      const b = code.get(f.section.index)!.bytes;
+      for (let o = f.start; o < f.end; o += INSN_SIZE) {
+        const regs = b[o + 1]!;
+        insns.push({
+          code: b[o]!,
+          dst: regs & 0x0f,
+          src: regs >> 4,
+          off: ((b[o + 2]! | (b[o + 3]! << 8)) << 16) >> 16,
+          imm: b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24),
+        });
+      }
       symbols.set(base, f.name);
+      if (ext === undefined) return base;
       const secName = f.section.name;
-      const inRange = (off: number): boolean => off >= f.start && off < f.end;
-      const toSlot = (off: number): number => base + (off - f.start) / INSN_SIZE;
-      for (const fi of this.ext?.funcInfo.get(secName) ?? [])
-        if (inRange(fi.insnOff)) funcInfo.push({ slot: toSlot(fi.insnOff), typeId: fi.typeId });
-      for (const li of this.ext?.lineInfo.get(secName) ?? [])
-        if (inRange(li.insnOff)) lineInfo.push({ ...li, slot: toSlot(li.insnOff) });
-      for (const cr of this.ext?.coreRelos.get(secName) ?? [])
-        if (inRange(cr.insnOff)) coreRelos.push({ slot: toSlot(cr.insnOff), relo: cr });
+      const { start, end } = f;
+      const fis = ext.funcInfo.get(secName);
+      if (fis !== undefined) {
+        for (const fi of fis) {
+          if (fi.insnOff >= start && fi.insnOff < end)
+            funcInfo.push({ slot: base + (fi.insnOff - start) / INSN_SIZE, typeId: fi.typeId });
+        }
+      }
+      const lis = ext.lineInfo.get(secName);
+      if (lis !== undefined) {
+        for (const li of lis) {
+          if (li.insnOff >= start && li.insnOff < end) {
+            lineInfo.push({
+              insnOff: li.insnOff,
+              fileNameOff: li.fileNameOff,
+              lineOff: li.lineOff,
+              fileName: li.fileName,
+              line: li.line,
+              lineNum: li.lineNum,
+              col: li.col,
+              slot: base + (li.insnOff - start) / INSN_SIZE,
+            });
+          }
+        }
+      }
+      const crs = ext.coreRelos.get(secName);
+      if (crs !== undefined) {
+        for (const cr of crs) {
+          if (cr.insnOff >= start && cr.insnOff < end)
+            coreRelos.push({ slot: base + (cr.insnOff - start) / INSN_SIZE, relo: cr });
+        }
+      }
       return base;
     };
 
     place(entry);
-    while (queue.length > 0) {
-      const f = queue.shift()!;
+    let f: Func | undefined;
+    while ((f = queue.shift()) !== undefined) {
       const base = placed.get(f)!;
-      const relocs = relocsBySection.get(f.section.index)!;
+      const relocs = code.get(f.section.index)!.relocs;
       const n = (f.end - f.start) / INSN_SIZE;
       for (let i = 0; i < n; i++) {
         const slot = base + i;
         const ins = insns[slot]!;
         const byteOff = f.start + i * INSN_SIZE;
-        const rel = relocs.get(byteOff);
+        const rel = relocs.size === 0 ? undefined : relocs.get(byteOff);
         if (rel) {
-          this.applyRelocation(rel, ins, insns, slot, references, (sec, off) => {
-            const target = funcAt(sec, off);
+          const call = this.applyRelocation(rel, ins, insns, slot, references);
+          if (call !== undefined) {
+            const target = funcAt(call.section, call.offset);
             place(target);
-            calls.push({ slot, target, targetSlot: (off - target.start) / INSN_SIZE });
-          });
+            calls.push({ slot, target, targetSlot: (call.offset - target.start) / INSN_SIZE });
+          }
         } else if (isPseudoCall(ins)) {
           // A call inside the same section needs no relocation: the offset is already relative.
           const targetOff = byteOff + (ins.imm + 1) * INSN_SIZE;
@@ -508,8 +558,8 @@ class Reader {
     for (const c of calls) {
       insns[c.slot]!.imm = placed.get(c.target)! + c.targetSlot - (c.slot + 1);
     }
-    funcInfo.sort((a, b) => a.slot - b.slot);
-    lineInfo.sort((a, b) => a.slot - b.slot);
+    if (!sortedBySlot(funcInfo)) funcInfo.sort((a, b) => a.slot - b.slot);
+    if (!sortedBySlot(lineInfo)) lineInfo.sort((a, b) => a.slot - b.slot);
     return { insns, references, funcInfo, lineInfo, coreRelos, symbols };
   }
 
@@ -519,63 +569,61 @@ class Reader {
     insns: RawInsn[],
     slot: number,
     references: Reference[],
-    onCall: (sec: ElfSection, byteOff: number) => void,
-  ): void {
+  ): { section: ElfSection; offset: number } | undefined {
     const sym = rel.symbol;
-    const where = `relocation at insn ${slot} against ${sym.name || `section symbol ${sym.sectionIndex}`}`;
+    const where = (): string =>
+      `relocation at insn ${slot} against ${sym.name || `section symbol ${sym.sectionIndex}`}`;
     if (sym.sectionIndex === SHN_UNDEF) {
       // An extern: kconfig variable, ksym or kfunc.
       if (ins.code === OP_CALL) {
         ins.src = PSEUDO_KFUNC_CALL;
         references.push({ slot, kind: 'kfunc', name: sym.name });
-        return;
+        return undefined;
       }
       if (!isLdImm64(ins))
-        throw new ObjectError(`${where}: extern used by a non-ld_imm64 instruction`);
+        throw new ObjectError(`${where()}: extern used by a non-ld_imm64 instruction`);
       const off = this.kconfigOffsets.get(sym.name);
       if (off !== undefined && this.kconfigMap) {
         references.push({ slot, kind: 'map_value', map: this.kconfigMap, offset: off + ins.imm });
-        return;
+        return undefined;
       }
       references.push({ slot, kind: 'ksym', name: sym.name });
-      return;
+      return undefined;
     }
     const sec = this.elf.sections[sym.sectionIndex];
-    if (!sec) throw new ObjectError(`${where}: symbol in missing section ${sym.sectionIndex}`);
-    if ((sec.flags & BigInt(SHF_EXECINSTR)) !== 0n) {
+    if (!sec) throw new ObjectError(`${where()}: symbol in missing section ${sym.sectionIndex}`);
+    if ((sec.flagBits & SHF_EXECINSTR) !== 0) {
       if (ins.code === OP_CALL && ins.src === PSEUDO_CALL) {
-        onCall(sec, sym.value + (ins.imm + 1) * INSN_SIZE);
-        return;
+        return { section: sec, offset: sym.value + (ins.imm + 1) * INSN_SIZE };
       }
       if (isLdImm64(ins)) {
         // A function pointer (callbacks for bpf_loop, bpf_for_each_map_elem, ...).
         ins.src = PSEUDO_FUNC;
-        onCall(sec, sym.value + ins.imm);
-        return;
+        return { section: sec, offset: sym.value + ins.imm };
       }
       throw new ObjectError(
-        `${where}: unexpected instruction 0x${ins.code.toString(16)} referring to code`,
+        `${where()}: unexpected instruction 0x${ins.code.toString(16)} referring to code`,
       );
     }
     if (!isLdImm64(ins))
       throw new ObjectError(
-        `${where}: only ld_imm64 may refer to maps or data (opcode 0x${ins.code.toString(16)})`,
+        `${where()}: only ld_imm64 may refer to maps or data (opcode 0x${ins.code.toString(16)})`,
       );
-    if (slot + 1 >= insns.length) throw new ObjectError(`${where}: truncated ld_imm64`);
+    if (slot + 1 >= insns.length) throw new ObjectError(`${where()}: truncated ld_imm64`);
     if (sec.name === '.maps' || sec.name === 'maps' || sec.name.startsWith('maps/')) {
       const map = sym.type === STT_SECTION ? undefined : this.maps.get(sym.name);
-      if (!map) throw new ObjectError(`${where}: no map named ${sym.name}`);
+      if (!map) throw new ObjectError(`${where()}: no map named ${sym.name}`);
       references.push({ slot, kind: 'map', map: map.name });
-      return;
+      return undefined;
     }
     const dataMap = this.dataMaps.get(sec.index);
     if (dataMap) {
       const offset = (sym.type === STT_SECTION ? 0 : sym.value) + ins.imm;
       references.push({ slot, kind: 'map_value', map: dataMap, offset });
-      return;
+      return undefined;
     }
     throw new ObjectError(
-      `${where}: refers to section ${sec.name}, which is neither a map nor global data`,
+      `${where()}: refers to section ${sec.name}, which is neither a map nor global data`,
     );
   }
 
