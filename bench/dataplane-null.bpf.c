@@ -7,10 +7,10 @@
  */
 #include "../src/dataplane/bpf/iov.h"
 
-SEC("tc")
-int passthrough(struct __sk_buff *skb)
+SEC(IOV_SEC)
+int passthrough(iov_ctx_t *ctx)
 {
-	return iov_continue(skb);
+	return iov_continue(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

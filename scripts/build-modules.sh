@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds the data plane's eBPF objects reproducibly from their sources:
-#   src/dataplane/bpf/patchpanel.bpf.c -> patchpanel.bpf.o   (the patch panel)
-#   modules/<name>/<name>.bpf.c        -> <name>.bpf.o        (built-in IO modules)
+# Builds the data plane's eBPF objects reproducibly from their sources, each source twice (the
+# tc build, and the XDP build with -DIOV_XDP; see src/dataplane/bpf/iov.h):
+#   src/dataplane/bpf/patchpanel.bpf.c -> patchpanel.bpf.o, patchpanel.xdp.bpf.o (patch panel)
+#   modules/<name>/<name>.bpf.c        -> <name>.bpf.o, <name>.xdp.bpf.o   (built-in IO modules)
 # The objects are committed; test/unit/dataplane/objects.test.ts rebuilds them into a temp dir
 # and compares bytes. Builds are only byte-identical with the same compiler, so the clang
 # version is pinned (Debian's clang 14.0.6) and anything else is refused unless --force.
 #
 # usage: scripts/build-modules.sh [--out DIR] [--force] [-D NAME=VALUE]... [NAME...]
-#   --out DIR   write objects to DIR/<name>.bpf.o instead of next to their sources
+#   --out DIR   write objects to DIR/<name>{,.xdp}.bpf.o instead of next to their sources
 #   -D N=V      extra define (e.g. -D BRIDGE_VERSION=2 for a hot-swap test build)
 #   NAME        only these (patchpanel, bridge, router, monitor); default all
 set -euo pipefail
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --force) FORCE=1; shift ;;
     -D) DEFINES+=("-D$2"); shift 2 ;;
     -D*) DEFINES+=("$1"); shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) NAMES+=("$1"); shift ;;
   esac
 done
@@ -63,9 +64,12 @@ fi
 [ -z "$OUT" ] || mkdir -p "$OUT"
 for src in "${sources[@]}"; do
   name=$(basename "$src" .bpf.c)
-  if [ -n "$OUT" ]; then obj=$OUT/$name.bpf.o; else obj=${src%.c}.o; fi
-  echo "  CLANG   $src -> $obj"
-  "$CLANG" "${CFLAGS[@]}" ${DEFINES[@]+"${DEFINES[@]}"} -c "$src" -o "$obj.tmp" || { rm -f "$obj.tmp"; die "compiling $src failed"; }
-  mv "$obj.tmp" "$obj"
+  for build in tc xdp; do
+    if [ $build = tc ]; then file=$name.bpf.o; extra=(); else file=$name.xdp.bpf.o; extra=(-DIOV_XDP); fi
+    if [ -n "$OUT" ]; then obj=$OUT/$file; else obj=$(dirname "$src")/$file; fi
+    echo "  CLANG   $src ($build) -> $obj"
+    "$CLANG" "${CFLAGS[@]}" "${extra[@]}" ${DEFINES[@]+"${DEFINES[@]}"} -c "$src" -o "$obj.tmp" || { rm -f "$obj.tmp"; die "compiling $src ($build) failed"; }
+    mv "$obj.tmp" "$obj"
+  done
 done
-echo "  built ${#sources[@]} object(s) with $version"
+echo "  built $(( ${#sources[@]} * 2 )) object(s) with $version"

@@ -76,23 +76,23 @@ static __always_inline int vlan_ok(struct br_port *p, __u16 vid)
 }
 
 /* Puts the packet in the tagging state port `p` wants for `vid`; the packet is untagged. */
-static __always_inline int tag_for(struct __sk_buff *skb, struct br_port *p, __u16 vid)
+static __always_inline int tag_for(iov_ctx_t *ctx, struct br_port *p, __u16 vid)
 {
 	if (p->mode == BR_MODE_TRUNK && vid != p->pvid)
-		return bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), vid) ? -1 : 1;
+		return iov_vlan_push(ctx, vid) ? -1 : 1;
 	return 0;
 }
 
-SEC("tc")
-int bridge(struct __sk_buff *skb)
+SEC(IOV_SEC)
+int bridge(iov_ctx_t *ctx)
 {
-	iov_trace(skb, IOV_TR_IN, 0);
-	__u32 in = iov_in_port(skb);
+	iov_trace(ctx, IOV_TR_IN, 0);
+	__u32 in = iov_in_port(ctx);
 	struct br_port *ip = bpf_map_lookup_elem(&br_ports, &in);
 	__u32 zero = 0;
 	struct br_config *cfg = bpf_map_lookup_elem(&br_config, &zero);
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	void *data = iov_data(ctx);
+	void *data_end = iov_data_end(ctx);
 	struct ethhdr *eth = data;
 	struct br_fdb_key src = {}, dst = {};
 	__u16 vid;
@@ -100,14 +100,20 @@ int bridge(struct __sk_buff *skb)
 	__u64 now = bpf_ktime_get_ns();
 
 	if (!ip || !ip->enabled || !cfg)
-		return iov_drop(skb);
+		return iov_drop(ctx);
 	if ((void *)(eth + 1) > data_end)
-		return iov_drop(skb);
+		return iov_drop(ctx);
 	__builtin_memcpy(src.mac, eth->h_source, 6);
 	__builtin_memcpy(dst.mac, eth->h_dest, 6);
 
-	if (skb->vlan_present) {
-		vid = skb->vlan_tci & 0xfff;
+	/*
+	 * XDP build: VLAN work (tags are out of band on veth, invisible to XDP) is the tc build's;
+	 * hand it over before anything changed. Untagged traffic between access ports stays here.
+	 */
+	if (IOV_IS_XDP && (ip->mode == BR_MODE_TRUNK || eth->h_proto == bpf_htons(ETH_P_8021Q)))
+		return iov_punt_here(ctx);
+	if (iov_vlan_present(ctx)) {
+		vid = iov_vlan_tci(ctx) & 0xfff;
 		tagged = 1;
 	} else if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
 		struct vlan_hdr {
@@ -115,7 +121,7 @@ int bridge(struct __sk_buff *skb)
 			__be16 proto;
 		} *vh = (void *)(eth + 1);
 		if ((void *)(vh + 1) > data_end)
-			return iov_drop(skb);
+			return iov_drop(ctx);
 		vid = bpf_ntohs(vh->tci) & 0xfff;
 		tagged = 1;
 	} else {
@@ -123,11 +129,11 @@ int bridge(struct __sk_buff *skb)
 	}
 	if (tagged) {
 		if (ip->mode != BR_MODE_TRUNK || !vlan_ok(ip, vid))
-			return iov_drop(skb);
-		if (bpf_skb_vlan_pop(skb))
-			return iov_drop(skb);
+			return iov_drop(ctx);
+		if (iov_vlan_pop(ctx))
+			return iov_drop(ctx);
 	} else if (!vid) {
-		return iov_drop(skb);
+		return iov_drop(ctx);
 	}
 	src.vlan = vid;
 	dst.vlan = vid;
@@ -149,19 +155,23 @@ int bridge(struct __sk_buff *skb)
 			__u32 out = e->port;
 			struct br_port *op;
 			if (out == in) {
-				iov_trace(skb, IOV_TR_FILTER, 0);
-				return TC_ACT_SHOT; /* filtered: the destination is behind the ingress port */
+				iov_trace(ctx, IOV_TR_FILTER, 0);
+				return IOV_SHOT; /* filtered: the destination is behind the ingress port */
 			}
 			op = bpf_map_lookup_elem(&br_ports, &out);
 			if (!op || !op->enabled || !vlan_ok(op, vid))
-				return iov_drop(skb);
-			if (tag_for(skb, op, vid) < 0)
-				return iov_drop(skb);
-			return iov_out(skb, out);
+				return iov_drop(ctx);
+			if (IOV_IS_XDP && op->mode == BR_MODE_TRUNK && vid != op->pvid)
+				return iov_punt_here(ctx); /* needs a tag: the tc build pushes it */
+			if (tag_for(ctx, op, vid) < 0)
+				return iov_drop(ctx);
+			return iov_out(ctx, out);
 		}
 	}
 
-	/* Flood: a clone out of every other port in the VLAN. */
+	/* Flood: a clone out of every other port in the VLAN (the tc build's job). */
+	if (IOV_IS_XDP)
+		return iov_punt_here(ctx);
 #pragma clang loop unroll(full)
 	for (__u32 i = 0; i < BR_MAX_PORTS; i++) {
 		__u32 key = i;
@@ -172,14 +182,14 @@ int bridge(struct __sk_buff *skb)
 		op = bpf_map_lookup_elem(&br_ports, &key);
 		if (!op || !op->enabled || !vlan_ok(op, vid))
 			continue;
-		t = tag_for(skb, op, vid);
+		t = tag_for(ctx, op, vid);
 		if (t < 0)
 			continue;
-		iov_clone_out(skb, i);
+		iov_clone_out(ctx, i);
 		if (t > 0)
-			bpf_skb_vlan_pop(skb);
+			iov_vlan_pop(ctx);
 	}
-	return TC_ACT_SHOT;
+	return IOV_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -104,16 +104,16 @@ static __always_inline void l4_ports(void *l4, void *data_end, __u8 proto, __u16
 	}
 }
 
-SEC("tc")
-int monitor(struct __sk_buff *skb)
+SEC(IOV_SEC)
+int monitor(iov_ctx_t *ctx)
 {
-	iov_trace(skb, IOV_TR_IN, 0);
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
+	iov_trace(ctx, IOV_TR_IN, 0);
+	void *data = iov_data(ctx);
+	void *data_end = iov_data_end(ctx);
 	struct ethhdr *eth = data;
-	__u32 gid = iov_gid(skb);
-	__u32 dir = iov_dir(skb) & 1;
-	__u32 len = skb->len;
+	__u32 gid = iov_gid(ctx);
+	__u32 dir = iov_dir(ctx) & 1;
+	__u32 len = iov_len(ctx);
 	__u32 *slot = bpf_map_lookup_elem(&mon_slot, &gid);
 
 	if (slot && *slot) {
@@ -125,11 +125,11 @@ int monitor(struct __sk_buff *skb)
 		}
 	}
 	if ((void *)(eth + 1) > data_end)
-		return iov_continue(skb);
+		return iov_continue(ctx);
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 		if ((void *)(ip + 1) > data_end)
-			return iov_continue(skb);
+			return iov_continue(ctx);
 		struct mon_flow4 fk = {
 			.src = ip->saddr,
 			.dst = ip->daddr,
@@ -142,14 +142,14 @@ int monitor(struct __sk_buff *skb)
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 		if ((void *)(ip6 + 1) > data_end)
-			return iov_continue(skb);
+			return iov_continue(ctx);
 		struct mon_flow6 fk = { .proto = ip6->nexthdr, .dir = dir, .gid = gid };
 		__builtin_memcpy(fk.src, &ip6->saddr, 16);
 		__builtin_memcpy(fk.dst, &ip6->daddr, 16);
 		l4_ports(ip6 + 1, data_end, fk.proto, &fk.sport, &fk.dport);
 		count_flow(&mon_flows6, &fk, len);
 	}
-	return iov_continue(skb);
+	return iov_continue(ctx);
 }
 
 char LICENSE[] SEC("license") = "GPL";

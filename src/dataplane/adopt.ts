@@ -25,6 +25,7 @@ import { linkByName, netnsExists } from '../net/index.js';
 import type { Endpoint, HostConfig } from './dataplane.js';
 import type { InstanceContext, ModuleController, ModuleType, PortInfo } from './module.js';
 import { patchPanelObject } from './paths.js';
+import { xdpBuildOf } from './xdp.js';
 
 /** What a running data plane is, beyond what the kernel holds: see the file comment. */
 export interface DataplaneState {
@@ -93,6 +94,7 @@ interface InstanceStateLike {
   object: string;
   ports: Map<string, PortStateLike>;
   collection: Collection;
+  xdp?: Collection;
   controller: ModuleController;
   attachments: { instance: string; port: string }[];
   dir: string;
@@ -112,14 +114,25 @@ export interface DataplaneInternals {
   >;
   log: (msg: string) => void;
   panel: Collection;
+  panelXdp: Collection;
   pktout: Program;
   loopLink?: Link;
   context(inst: InstanceStateLike): InstanceContext;
   portInfo(p: PortStateLike): PortInfo;
   loadInstanceObject(spec: CollectionSpec, dir: string, type: ModuleType, name: string): Collection;
+  loadXdpBuild(object: string, dir: string, type: ModuleType, name: string): Collection | undefined;
+  setSlots(inst: InstanceStateLike): void;
 }
 
-const SHARED_MAPS = ['iov_patch', 'iov_ports', 'iov_stats', 'iov_pktin', 'iov_cfg', 'iov_ifports'];
+const SHARED_MAPS = [
+  'iov_patch',
+  'iov_patch_xdp',
+  'iov_ports',
+  'iov_stats',
+  'iov_pktin',
+  'iov_cfg',
+  'iov_ifports',
+];
 const LOOP_DEV = 'iovloop0';
 
 function u32(n: number): Uint8Array {
@@ -191,6 +204,8 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
   for (const s of state.instances) {
     const type = dp.types.get(s.type);
     if (!type) throw new AdoptError(`${where}: instance ${s.name}: unknown module type ${s.type}`);
+    // XDP instances' links (port netdevs, host sides) are pinned too, but re-adopting them is
+    // not done yet: the owner rebuilds instead.
     if (s.hook !== 'tcx')
       throw new AdoptError(`${where}: instance ${s.name}: hook ${s.hook} cannot be adopted`);
     const dir = path.join(dp.pinDir, 'instances', s.name);
@@ -208,6 +223,7 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
 
   // The patch panel again, over its pinned maps (nothing in them is rewritten).
   dp.panel = Collection.loadFile(patchPanelObject(), { pinPath: shared });
+  dp.panelXdp = Collection.loadFile(xdpBuildOf(patchPanelObject())!, { pinPath: shared });
   dp.pktout = dp.panel.program('iov_pktout');
   dp.loopLink = Link.openPinned(loopPin);
   const slots = dp.panel.map('iov_patch');
@@ -250,6 +266,8 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
     dp.byId.set(s.id, inst);
     created.push(inst);
     inst.collection = dp.loadInstanceObject(specs.get(s.name)!, dir, type, s.name);
+    const xdp = dp.loadXdpBuild(s.object, dir, type, s.name);
+    if (xdp) inst.xdp = xdp;
     for (const p of s.ports) {
       const ps: PortStateLike = {
         name: p.name,
@@ -284,8 +302,7 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
       inst.controller.portAdded?.(dp.portInfo(p));
   }
   // Last, and atomically per slot: each slot runs the program just loaded over the same maps.
-  for (const inst of created)
-    slots.updateBytes(u32(inst.id), u32(inst.collection.program(inst.type.program).fd.raw));
+  for (const inst of created) dp.setSlots(inst);
   dp.log(
     `adopted: ${created.length} instances, ${state.hosts.length} hosts (pins ${dp.pinDir}, traffic untouched)`,
   );

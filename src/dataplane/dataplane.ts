@@ -25,6 +25,7 @@ import {
   addAddress,
   addRoute,
   attachTcx,
+  attachXdp,
   createNetns,
   createVeth,
   deleteLink,
@@ -46,7 +47,7 @@ import type {
 import { adoptInto, snapshotOf, type DataplaneInternals, type DataplaneState } from './adopt.js';
 import { DEFAULT_BPFFS_ROOT, patchPanelObject } from './paths.js';
 import { ConfigError, validate } from './schema.js';
-import { xdpRefusal } from './xdp.js';
+import { checkXdpHook, xdpBuildOf } from './xdp.js';
 
 /** Options for {@link Dataplane.open}. */
 export interface DataplaneOptions {
@@ -92,7 +93,10 @@ export interface InstanceOptions {
   config?: Record<string, unknown>;
   /** Ports to create now, with their configs. */
   ports?: Record<string, Record<string, unknown>>;
-  /** Hook: 'tcx' (the default). */
+  /**
+   * Hook of the instance's port netdevs: 'tcx' (the default) or 'xdp' (the XDP build of the
+   * entry in front of tcx; see xdp.ts). Needs the object's XDP build.
+   */
   hook?: 'tcx' | 'xdp';
   /** Load this object instead of the type's prebuilt one. */
   object?: string;
@@ -140,6 +144,13 @@ interface PortDevice {
   ifindex: number;
   link: Link;
   pin: string;
+  /** Instances on hook xdp: the XDP entry on the netdev. */
+  xdp?: { link: Link; pin: string };
+  /**
+   * Host ports of instances on hook xdp: iov_pass (XDP) and iov_host_rx (tcx ingress) on the
+   * host side of the veth pair.
+   */
+  hostXdp?: { link: Link; pin: string; rx?: { link: Link; pin: string } };
 }
 
 interface PortState {
@@ -158,11 +169,13 @@ interface InstanceState {
   name: string;
   type: ModuleType;
   id: number;
-  hook: 'tcx';
+  hook: 'tcx' | 'xdp';
   config: Record<string, unknown>;
   object: string;
   ports: Map<string, PortState>;
   collection: Collection;
+  /** The XDP build of the object over the same maps (when the object has one). */
+  xdp?: Collection;
   controller: ModuleController;
   attachments: { instance: string; port: string }[];
   dir: string;
@@ -177,11 +190,21 @@ interface HostState {
 
 const PORT_BITS = 6;
 const IOV_PORT_SIZE = 44;
-const STATS_SIZE = 40;
+const STATS_SIZE = 48;
 /** iov_port.flags: the entry is a port (unused array elements are all zero). */
 const PORT_USED = 1;
+/** iov_port.flags: the host side of the port's veth runs XDP (the XDP build may redirect). */
+const PORT_XDP_TX = 2;
 const PEER_KIND = { none: 0, host: 1, netdev: 2, port: 3 } as const;
-const SHARED_MAPS = ['iov_patch', 'iov_ports', 'iov_stats', 'iov_pktin', 'iov_cfg', 'iov_ifports'];
+const SHARED_MAPS = [
+  'iov_patch',
+  'iov_patch_xdp',
+  'iov_ports',
+  'iov_stats',
+  'iov_pktin',
+  'iov_cfg',
+  'iov_ifports',
+];
 const LOOP_DEV = 'iovloop0';
 const LOOP_PEER = 'iovloop1';
 
@@ -211,6 +234,8 @@ export class Dataplane {
   private readonly log: (msg: string) => void;
   private readonly packetInHook?: (instance: string, pkt: PacketIn) => void;
   private panel!: Collection;
+  /** The patch panel's XDP build (entry and iov_pass) over the same pinned maps. */
+  private panelXdp!: Collection;
   private pktout!: Program;
   private loopLink?: Link;
   private ring?: RingBuffer<PacketInRecord>;
@@ -255,6 +280,9 @@ export class Dataplane {
     setLinkUp(LOOP_DEV, { netns: this.netns });
     const loopIndex = linkByName(LOOP_DEV, { netns: this.netns }).index;
     this.panel = Collection.loadFile(patchPanelObject(), {
+      pinPath: path.join(this.pinDir, 'shared'),
+    });
+    this.panelXdp = Collection.loadFile(xdpBuildOf(patchPanelObject())!, {
       pinPath: path.join(this.pinDir, 'shared'),
     });
     this.panel.map('iov_cfg').updateBytes(u32(0), u32(loopIndex));
@@ -313,11 +341,18 @@ export class Dataplane {
         this.log(`instance ${i.name}: controller close: ${(err as Error).message}`);
       }
       i.collection?.close();
-      for (const p of i.ports.values()) p.device?.link.close();
+      i.xdp?.close();
+      for (const p of i.ports.values()) {
+        p.device?.link.close();
+        p.device?.xdp?.link.close();
+        p.device?.hostXdp?.link.close();
+        p.device?.hostXdp?.rx?.link.close();
+      }
     }
     this.loopLink?.close();
     this.loopLink = undefined;
     this.panel?.close();
+    this.panelXdp?.close();
   }
 
   /** Removes what an earlier data plane of this name left behind (pinned links, maps, netns). */
@@ -449,9 +484,10 @@ export class Dataplane {
     const type = this.moduleType(typeName);
     const config = opts.config ?? {};
     validate(type.schema, config, `modules.${name}`);
-    if (opts.hook === 'xdp') throw xdpRefusal(`modules.${name}.hook`);
-    if ((opts.hook ?? 'tcx') !== 'tcx')
-      throw new ConfigError(`modules.${name}.hook`, `hook ${opts.hook}: must be tcx or xdp`);
+    const hook = opts.hook ?? 'tcx';
+    if (hook !== 'tcx' && hook !== 'xdp')
+      throw new ConfigError(`modules.${name}.hook`, `hook ${String(hook)}: must be tcx or xdp`);
+    if (hook === 'xdp') checkXdpHook(type, `modules.${name}.hook`, opts.object ?? type.object);
     for (const [p, pc] of Object.entries(opts.ports ?? {}))
       this.validatePortConfig(typeName, pc, `modules.${name}.ports.${p}`);
     const id = this.freeSlot();
@@ -459,15 +495,24 @@ export class Dataplane {
     const object = opts.object ?? type.object;
     const spec = loadCollectionSpec(object);
     const collection = this.loadInstanceObject(spec, dir, type, name);
+    let xdp: Collection | undefined;
+    try {
+      xdp = this.loadXdpBuild(object, dir, type, name);
+    } catch (err) {
+      collection.close();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     const inst: InstanceState = {
       name,
       type,
       id,
-      hook: 'tcx',
+      hook,
       config,
       object,
       ports: new Map(),
       collection,
+      ...(xdp ? { xdp } : {}),
       controller: undefined as unknown as ModuleController,
       attachments: [],
       dir,
@@ -475,12 +520,11 @@ export class Dataplane {
     try {
       inst.controller = type.create(this.context(inst));
       inst.controller.configure(config);
-      this.panel
-        .map('iov_patch')
-        .updateBytes(u32(id), u32(collection.program(type.program).fd.raw));
+      this.setSlots(inst);
     } catch (err) {
       inst.controller?.close?.();
       collection.close();
+      xdp?.close();
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
@@ -493,6 +537,31 @@ export class Dataplane {
       throw err;
     }
     this.log(`instance ${name} (${type.name}) created in slot ${id}`);
+  }
+
+  /**
+   * Points the instance's slot in both program arrays at its programs (each one atomic update;
+   * an instance without an XDP build has an empty XDP slot, so XDP packets drop to tc there).
+   */
+  private setSlots(inst: InstanceState): void {
+    const prog = inst.type.program;
+    this.panel
+      .map('iov_patch')
+      .updateBytes(u32(inst.id), u32(inst.collection.program(prog).fd.raw));
+    if (inst.xdp)
+      this.panel.map('iov_patch_xdp').updateBytes(u32(inst.id), u32(inst.xdp.program(prog).fd.raw));
+    else this.panel.map('iov_patch_xdp').delete(inst.id);
+  }
+
+  /** Loads the XDP build next to `object` over the instance's maps, if there is one. */
+  private loadXdpBuild(
+    object: string,
+    dir: string,
+    type: ModuleType,
+    name: string,
+  ): Collection | undefined {
+    const x = xdpBuildOf(object);
+    return x ? this.loadInstanceObject(loadCollectionSpec(x), dir, type, name) : undefined;
   }
 
   private freeSlot(): number {
@@ -545,7 +614,9 @@ export class Dataplane {
       this.log(`instance ${name}: controller close: ${(err as Error).message}`);
     }
     this.panel.map('iov_patch').delete(inst.id);
+    this.panel.map('iov_patch_xdp').delete(inst.id);
     inst.collection.close();
+    inst.xdp?.close();
     rmSync(inst.dir, { recursive: true, force: true });
     this.instances.delete(name);
     this.byId.delete(inst.id);
@@ -569,20 +640,31 @@ export class Dataplane {
   upgrade(name: string, opts: UpgradeOptions = {}): { object: string } {
     const inst = this.mustInstance(name);
     const object = opts.object ?? inst.type.object;
+    if (inst.hook === 'xdp') checkXdpHook(inst.type, `modules.${name}.hook`, object);
     const spec = loadCollectionSpec(object);
     const next = this.loadInstanceObject(spec, inst.dir, inst.type, name);
+    let nextXdp: Collection | undefined;
     try {
-      this.panel
-        .map('iov_patch')
-        .updateBytes(u32(inst.id), u32(next.program(inst.type.program).fd.raw));
+      nextXdp = this.loadXdpBuild(object, inst.dir, inst.type, name);
     } catch (err) {
       next.close();
       throw err;
     }
-    const old = inst.collection;
+    const old = { collection: inst.collection, xdp: inst.xdp };
     inst.collection = next;
+    inst.xdp = nextXdp;
+    try {
+      this.setSlots(inst);
+    } catch (err) {
+      inst.collection = old.collection;
+      inst.xdp = old.xdp;
+      next.close();
+      nextXdp?.close();
+      throw err;
+    }
     inst.object = object;
-    old.close();
+    old.collection.close();
+    old.xdp?.close();
     this.log(`instance ${name} upgraded to ${object}`);
     return { object };
   }
@@ -681,7 +763,7 @@ export class Dataplane {
     dv.setUint32(0, p.device?.ifindex ?? 0, true);
     dv.setUint32(4, peerGid, true);
     dv.setUint8(8, kind);
-    dv.setUint8(11, PORT_USED);
+    dv.setUint8(11, PORT_USED | (p.device?.hostXdp ? PORT_XDP_TX : 0));
     const ids = p.stack.map((t) => this.mustInstance(t).id);
     dv.setUint8(9, ids.length);
     dv.setUint8(10, ids.length);
@@ -694,6 +776,21 @@ export class Dataplane {
   portStats(instance: string, port: string): PortStats {
     const p = this.mustPort(this.mustInstance(instance), port);
     return this.statsOf(p.gid);
+  }
+
+  /**
+   * Of a port's transmitted packets, those the XDP build sent itself (redirected to the host or
+   * netdev without going through tc): shows that traffic took the XDP fast path.
+   */
+  xdpTxPackets(instance: string, port: string): number {
+    const p = this.mustPort(this.mustInstance(instance), port);
+    const raw = this.panel.map('iov_stats').lookupBytes(u32(p.gid));
+    if (!raw) return 0;
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    let n = 0;
+    for (let o = 40; o + 8 <= raw.byteLength; o += STATS_SIZE)
+      n += Number(dv.getBigUint64(o, true));
+    return n;
   }
 
   private statsOf(gid: number): PortStats {
@@ -761,7 +858,30 @@ export class Dataplane {
   private linkHost(h: HostState, port: PortState): void {
     const dev = `iovp${port.gid}`;
     createVeth(dev, 'eth0', { netns: this.netns, peerNetns: h.name });
+    let hostXdp: PortDevice['hostXdp'];
     try {
+      // XDP port: the host side runs iov_pass, so that it receives frames XDP redirects to it.
+      if (this.instanceOfGid(port.gid).hook === 'xdp') {
+        const link = attachXdp(this.panelXdp.program('iov_pass'), {
+          dev: 'eth0',
+          netns: h.name,
+          mode: 'driver',
+          via: 'link',
+        }) as Link;
+        const pin = path.join(this.pinDir, 'links', `${dev}:host`);
+        link.pin(pin);
+        hostXdp = { link, pin };
+        // ...and iov_host_rx on tcx ingress: XDP loses the frames' checksum state (see
+        // patchpanel.bpf.c).
+        const rx = attachTcx(this.panel.program('iov_host_rx'), {
+          dev: 'eth0',
+          netns: h.name,
+          direction: 'ingress',
+        });
+        const rxPin = path.join(this.pinDir, 'links', `${dev}:hostrx`);
+        rx.pin(rxPin);
+        hostXdp.rx = { link: rx, pin: rxPin };
+      }
       const c = h.config;
       if (c.address) addAddress('eth0', c.address, { netns: h.name });
       if (c.address6) addAddress('eth0', c.address6, { netns: h.name, nodad: true });
@@ -769,14 +889,24 @@ export class Dataplane {
       if (c.gateway) addRoute({ dst: 'default', gateway: c.gateway }, { netns: h.name });
       if (c.gateway6) addRoute({ dst: 'default', gateway: c.gateway6 }, { netns: h.name });
       this.bindNetdev(port, dev);
+      if (hostXdp) port.device!.hostXdp = hostXdp;
+      hostXdp = undefined;
       port.peer = { kind: 'host', host: h.name };
       this.writePort(port);
     } catch (err) {
       port.peer = undefined;
       this.unbindNetdev(port);
+      if (hostXdp?.rx) closeLink(hostXdp.rx);
+      if (hostXdp) closeLink(hostXdp);
       deleteLinkQuiet(dev, this.netns);
       throw err;
     }
+  }
+
+  private instanceOfGid(gid: number): InstanceState {
+    const i = this.byId.get(gid >> PORT_BITS);
+    if (!i) throw new DataplaneError(`no instance in slot ${gid >> PORT_BITS}`);
+    return i;
   }
 
   /** Makes `dev` (in the data plane namespace) the port's netdev: entry program on ingress. */
@@ -799,18 +929,31 @@ export class Dataplane {
     const pin = path.join(this.pinDir, 'links', `${dev}`);
     link.pin(pin);
     port.device = { name: dev, ifindex, link, pin };
+    if (this.instanceOfGid(port.gid).hook === 'xdp') {
+      try {
+        const x = attachXdp(this.panelXdp.program('iov_entry'), {
+          dev,
+          netns: this.netns,
+          mode: 'driver',
+          via: 'link',
+        }) as Link;
+        const xpin = path.join(this.pinDir, 'links', `${dev}:xdp`);
+        x.pin(xpin);
+        port.device.xdp = { link: x, pin: xpin };
+      } catch (err) {
+        this.unbindNetdev(port);
+        throw err;
+      }
+    }
   }
 
   private unbindNetdev(port: PortState): void {
     const d = port.device;
     if (!d) return;
-    try {
-      d.link.detach();
-    } catch {
-      // the netdev went away with its namespace
-    }
-    d.link.close();
-    rmSync(d.pin, { force: true });
+    if (d.hostXdp?.rx) closeLink(d.hostXdp.rx);
+    if (d.hostXdp) closeLink(d.hostXdp);
+    if (d.xdp) closeLink(d.xdp);
+    closeLink(d);
     this.panel.map('iov_ifports').delete(d.ifindex);
     port.device = undefined;
   }
@@ -1107,7 +1250,11 @@ export class Dataplane {
     this.loopLink?.close();
     this.loopLink = undefined;
     this.panel?.close();
-    for (const i of this.instances.values()) i.collection.close();
+    this.panelXdp?.close();
+    for (const i of this.instances.values()) {
+      i.collection.close();
+      i.xdp?.close();
+    }
     for (const h of this.hosts.keys()) if (netnsExists(h)) deleteNetns(h);
     Dataplane.removeStale(this.pinDir, this.netns);
   }
@@ -1143,6 +1290,17 @@ function decodePacketIn(b: Uint8Array): PacketInRecord {
 export function gidMac(gid: number): string {
   const h = (n: number): string => n.toString(16).padStart(2, '0');
   return `02:69:6f:00:${h((gid >> 8) & 0xff)}:${h(gid & 0xff)}`;
+}
+
+/** Detaches a pinned link (quietly: its netdev may be gone already), closes it, unpins it. */
+function closeLink(l: { link: Link; pin: string }): void {
+  try {
+    l.link.detach();
+  } catch {
+    // the netdev went away with its namespace
+  }
+  l.link.close();
+  rmSync(l.pin, { force: true });
 }
 
 function deleteLinkQuiet(dev: string, netns: string): void {

@@ -8,6 +8,7 @@
 import { parse as parseYaml } from 'yaml';
 import { netnsExists } from '../net/index.js';
 import { Dataplane, endpointName, type Endpoint, type HostConfig } from './dataplane.js';
+import { checkXdpHook } from './xdp.js';
 import { ConfigError, validate, type Schema } from './schema.js';
 
 /** A host of a topology. */
@@ -235,11 +236,7 @@ export function validateTopology(dp: Dataplane, topo: Topology): void {
       );
     const t = dp.moduleType(m.type);
     kinds.set(m.name, t.kind);
-    if (m.hook === 'xdp')
-      throw new ConfigError(
-        `${field}.hook`,
-        'xdp is not supported yet: only tcx (the default on virtual interfaces)',
-      );
+    if (m.hook === 'xdp') checkXdpHook(t, `${field}.hook`);
     validate(t.schema, m.config, field);
     if (t.kind === 'transparent') {
       if (Object.keys(m.ports).length)
@@ -341,7 +338,8 @@ export function planTopology(dp: Dataplane, topo: Topology): Step[] {
   const goneModules = new Set<string>();
   for (const i of view.instances) {
     const m = want.modules.get(i.name);
-    if (!m || m.type !== i.type) goneModules.add(i.name);
+    // A changed hook re-creates the instance (its netdevs get other entry programs).
+    if (!m || m.type !== i.type || (m.hook ?? 'tcx') !== i.hook) goneModules.add(i.name);
   }
   const goneHosts = new Set<string>();
   for (const h of view.hosts) {
@@ -424,7 +422,12 @@ export function planTopology(dp: Dataplane, topo: Topology): Step[] {
     remove.push({
       what: `delete ${i.type} ${name}`,
       run: () => dp.deleteInstance(name),
-      undo: () => dp.createInstance(name, i.type, { config: i.config, ports }),
+      undo: () =>
+        dp.createInstance(name, i.type, {
+          config: i.config,
+          ports,
+          hook: i.hook === 'xdp' ? 'xdp' : 'tcx',
+        }),
     });
   }
   for (const name of goneHosts) {

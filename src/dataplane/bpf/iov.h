@@ -14,6 +14,17 @@
  * Every map here is pinned by name: each module object declares them, and the loader pins the
  * data plane's shared copies into the instance's pin directory first, so all objects share one
  * patch panel.
+ *
+ * Two builds of every source (after Polycube, which compiles each cube once per hook): the tc
+ * build (SEC("tc"), struct __sk_buff) and, with -DIOV_XDP, the XDP build (SEC("xdp"), struct
+ * xdp_md). Modules are written once against iov_ctx_t and the accessors below. In the XDP build
+ * the position travels in XDP metadata (struct iov_meta, in front of the frame, set up by the
+ * XDP entry with bpf_xdp_adjust_meta), tail calls go through iov_patch_xdp, and packets leave
+ * to hosts with bpf_redirect (the host-side veth carries an XDP program so that it receives
+ * redirected frames). What the XDP build does not do itself — flooding, VLAN tags, the slow
+ * path, netdev peers, an instance without an XDP program — it hands to the tc build of the same
+ * position: the frame is passed up (XDP_PASS) with iov_meta.punt set, and the tcx entry on the
+ * same netdev resumes exactly there (see iov_punt and patchpanel.bpf.c).
  */
 #ifndef IOV_H
 #define IOV_H
@@ -23,6 +34,20 @@
 #include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+
+#ifdef IOV_XDP
+typedef struct xdp_md iov_ctx_t;
+#define IOV_SEC "xdp"
+#define IOV_SHOT XDP_DROP
+#define IOV_IS_XDP 1
+#define IOV_PATCH iov_patch_xdp
+#else
+typedef struct __sk_buff iov_ctx_t;
+#define IOV_SEC "tc"
+#define IOV_SHOT TC_ACT_SHOT
+#define IOV_IS_XDP 0
+#define IOV_PATCH iov_patch
+#endif
 
 #define IOV_MAX_SLOTS 1024
 #define IOV_PORT_BITS 6
@@ -44,7 +69,8 @@
 #define IOV_PEER_MODULE 3 /* another instance's port: tail call */
 
 /* iov_port.flags */
-#define IOV_PORT_USED 1 /* the gid is a port (iov_ports is an array: unused entries are zero) */
+#define IOV_PORT_USED 1   /* the gid is a port (iov_ports is an array: unused entries are zero) */
+#define IOV_PORT_XDP_TX 2 /* the host side has an XDP program: XDP may redirect to it */
 
 struct iov_port {
 	__u32 ifindex;
@@ -63,6 +89,7 @@ struct iov_stats {
 	__u64 tx_packets;
 	__u64 tx_bytes;
 	__u64 drops;
+	__u64 xdp_tx; /* of tx_packets: sent by the XDP build (redirect, no tc) */
 };
 
 #define IOV_PKTIN_MAX 1536
@@ -86,6 +113,15 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } iov_patch SEC(".maps");
+
+/* The XDP builds of the same instances, same slots (a program array holds one program type). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, IOV_MAX_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iov_patch_xdp SEC(".maps");
 
 /*
  * Indexed by gid (every possible gid has an entry; unused ones are zero, i.e. no peer and no
@@ -124,8 +160,98 @@ struct {
 } iov_cfg SEC(".maps");
 
 /*
- * iov_cb_get0(skb) and cb[1] through explicit loads and stores: clang likes to fold &skb->cb[i] into
- * a derived pointer, and the verifier refuses context accesses through a modified pointer.
+ * XDP metadata in front of the frame: the position (what cb[0]/cb[1] hold in the tc build) and,
+ * when the XDP build hands a packet to the tc build, where tc resumes (see iov_punt).
+ */
+#define IOV_META_PUNT 0x706e7669u /* "ivnp" */
+struct iov_meta {
+	__u32 gid;
+	__u32 cb1;
+	__u32 punt; /* IOV_META_PUNT: the tcx entry resumes at gid/cb1 */
+	__u32 slot; /* ...by tail-calling this slot's tc program (0: iov_continue) */
+};
+
+#ifdef IOV_XDP
+/*
+ * xdp_md's data pointers loaded afresh each time through asm (a 32-bit load the verifier turns
+ * into a packet pointer): clang would otherwise hoist the loads out of iov_continue's loop and
+ * zero-extend the kept value with shifts, which the verifier refuses on a pointer.
+ */
+#define IOV_XDP_PTR(ctx, off)                                                            \
+	({                                                                               \
+		__u64 __v;                                                               \
+		asm volatile("%0 = *(u32 *)(%1 + " #off ")" : "=r"(__v) : "r"(ctx));     \
+		(void *)__v;                                                             \
+	})
+
+static __always_inline struct iov_meta *iov_meta_of(struct xdp_md *ctx)
+{
+	struct iov_meta *m = IOV_XDP_PTR(ctx, 8);
+	if ((void *)(m + 1) > IOV_XDP_PTR(ctx, 0))
+		return 0;
+	return m;
+}
+
+static __always_inline __u32 iov_cb_get0(struct xdp_md *ctx)
+{
+	struct iov_meta *m = iov_meta_of(ctx);
+	return m ? m->gid : 0;
+}
+
+static __always_inline __u32 iov_cb_get1(struct xdp_md *ctx)
+{
+	struct iov_meta *m = iov_meta_of(ctx);
+	return m ? m->cb1 : 0;
+}
+
+static __always_inline void iov_cb_set0(struct xdp_md *ctx, __u32 v)
+{
+	struct iov_meta *m = iov_meta_of(ctx);
+	if (m)
+		m->gid = v;
+}
+
+static __always_inline void iov_cb_set1(struct xdp_md *ctx, __u32 v)
+{
+	struct iov_meta *m = iov_meta_of(ctx);
+	if (m)
+		m->cb1 = v;
+}
+
+static __always_inline __u32 iov_len(struct xdp_md *ctx)
+{
+	return (__u32)((long)ctx->data_end - (long)ctx->data);
+}
+
+static __always_inline __u32 iov_ifindex(struct xdp_md *ctx)
+{
+	return ctx->ingress_ifindex;
+}
+
+static __always_inline __u32 iov_hash(struct xdp_md *ctx)
+{
+	return 0;
+}
+
+/* veth hands XDP the frame without the out-of-band VLAN tag: the XDP build never sees one. */
+static __always_inline int iov_vlan_present(struct xdp_md *ctx)
+{
+	return 0;
+}
+
+static __always_inline __u32 iov_vlan_tci(struct xdp_md *ctx)
+{
+	return 0;
+}
+
+static __always_inline long iov_load_bytes(struct xdp_md *ctx, __u32 off, void *to, __u32 len)
+{
+	return bpf_xdp_load_bytes(ctx, off, to, len);
+}
+#else
+/*
+ * cb[0] and cb[1] through explicit loads and stores: clang likes to fold &skb->cb[i] into a
+ * derived pointer, and the verifier refuses context accesses through a modified pointer.
  */
 static __always_inline __u32 iov_cb_get0(struct __sk_buff *skb)
 {
@@ -149,6 +275,47 @@ static __always_inline void iov_cb_set0(struct __sk_buff *skb, __u32 v)
 static __always_inline void iov_cb_set1(struct __sk_buff *skb, __u32 v)
 {
 	asm volatile("*(u32 *)(%0 + 52) = %1" : : "r"(skb), "r"(v) : "memory");
+}
+
+static __always_inline __u32 iov_len(struct __sk_buff *skb)
+{
+	return skb->len;
+}
+
+static __always_inline __u32 iov_ifindex(struct __sk_buff *skb)
+{
+	return skb->ifindex;
+}
+
+static __always_inline __u32 iov_hash(struct __sk_buff *skb)
+{
+	return skb->hash;
+}
+
+static __always_inline int iov_vlan_present(struct __sk_buff *skb)
+{
+	return skb->vlan_present;
+}
+
+static __always_inline __u32 iov_vlan_tci(struct __sk_buff *skb)
+{
+	return skb->vlan_tci;
+}
+
+static __always_inline long iov_load_bytes(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+{
+	return bpf_skb_load_bytes(skb, off, to, len);
+}
+#endif
+
+static __always_inline void *iov_data(iov_ctx_t *ctx)
+{
+	return (void *)(long)ctx->data;
+}
+
+static __always_inline void *iov_data_end(iov_ctx_t *ctx)
+{
+	return (void *)(long)ctx->data_end;
 }
 
 /*
@@ -196,20 +363,20 @@ struct {
 /* Keeps struct iov_trace_rec in the object's BTF (the tracer checks its layout). */
 struct iov_trace_rec *iov_unused_trace_rec __attribute__((unused));
 
-static __noinline int iov_trace_emit(struct __sk_buff *skb, __u32 hook, __u32 gid, __u32 arg)
+static __noinline int iov_trace_emit(iov_ctx_t *ctx, __u32 hook, __u32 gid, __u32 arg)
 {
 	struct iov_trace_rec *t = bpf_ringbuf_reserve(&iov_tracebuf, sizeof(*t), 0);
 	if (!t)
 		return 0;
-	__u64 n = skb->len;
+	__u64 n = iov_len(ctx);
 	t->ts = bpf_ktime_get_ns();
 	t->gid = gid;
 	t->hook = hook;
 	t->arg = arg;
-	t->len = skb->len;
-	t->hash = skb->hash;
-	t->ifindex = skb->ifindex;
-	t->cb1 = iov_cb_get1(skb);
+	t->len = iov_len(ctx);
+	t->hash = iov_hash(ctx);
+	t->ifindex = iov_ifindex(ctx);
+	t->cb1 = iov_cb_get1(ctx);
 	/* Clamp to [1, IOV_TRACE_HEAD] in one register the verifier follows (see iov_packet_in). */
 	asm volatile("if %[n] <= %[max] goto +1\n\t"
 		     "%[n] = %[max]\n\t"
@@ -217,7 +384,7 @@ static __noinline int iov_trace_emit(struct __sk_buff *skb, __u32 hook, __u32 gi
 		     "%[n] = 1"
 		     : [n] "+r"(n)
 		     : [max] "i"(IOV_TRACE_HEAD));
-	if (bpf_skb_load_bytes(skb, 0, t->head, n) < 0)
+	if (iov_load_bytes(ctx, 0, t->head, n) < 0)
 		n = 0;
 	t->caplen = n;
 	bpf_ringbuf_submit(t, 0);
@@ -225,39 +392,39 @@ static __noinline int iov_trace_emit(struct __sk_buff *skb, __u32 hook, __u32 gi
 }
 
 /* Records a trace point when tracing is on: one array lookup when it is off. */
-static __always_inline void iov_trace_at(struct __sk_buff *skb, __u32 hook, __u32 gid, __u32 arg)
+static __always_inline void iov_trace_at(iov_ctx_t *ctx, __u32 hook, __u32 gid, __u32 arg)
 {
 	__u32 k = 0;
 	__u32 *on = bpf_map_lookup_elem(&iov_trace_on, &k);
 	if (on && *on)
-		iov_trace_emit(skb, hook, gid, arg);
+		iov_trace_emit(ctx, hook, gid, arg);
 }
 
 /* A trace point at the packet's current port. */
-static __always_inline void iov_trace(struct __sk_buff *skb, __u32 hook, __u32 arg)
+static __always_inline void iov_trace(iov_ctx_t *ctx, __u32 hook, __u32 arg)
 {
-	iov_trace_at(skb, hook, iov_cb_get0(skb), arg);
+	iov_trace_at(ctx, hook, iov_cb_get0(ctx), arg);
 }
 
-static __always_inline __u32 iov_gid(struct __sk_buff *skb)
+static __always_inline __u32 iov_gid(iov_ctx_t *ctx)
 {
-	return iov_cb_get0(skb);
+	return iov_cb_get0(ctx);
 }
 
-static __always_inline __u32 iov_instance(struct __sk_buff *skb)
+static __always_inline __u32 iov_instance(iov_ctx_t *ctx)
 {
-	return iov_cb_get0(skb) >> IOV_PORT_BITS;
+	return iov_cb_get0(ctx) >> IOV_PORT_BITS;
 }
 
 /* The local index of the port the packet came in on (standard modules). */
-static __always_inline __u32 iov_in_port(struct __sk_buff *skb)
+static __always_inline __u32 iov_in_port(iov_ctx_t *ctx)
 {
-	return iov_cb_get0(skb) & IOV_PORT_MASK;
+	return iov_cb_get0(ctx) & IOV_PORT_MASK;
 }
 
-static __always_inline __u32 iov_dir(struct __sk_buff *skb)
+static __always_inline __u32 iov_dir(iov_ctx_t *ctx)
 {
-	return iov_cb_get1(skb) & 0xff;
+	return iov_cb_get1(ctx) & 0xff;
 }
 
 static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
@@ -266,82 +433,153 @@ static __always_inline struct iov_stats *iov_stats_of(__u32 gid)
 }
 
 /* Drops the packet, counted against the port it is at. */
-static __always_inline int iov_drop(struct __sk_buff *skb)
+static __always_inline int iov_drop(iov_ctx_t *ctx)
 {
-	struct iov_stats *s = iov_stats_of(iov_cb_get0(skb));
-	iov_trace(skb, IOV_TR_DROP, 0);
+	struct iov_stats *s = iov_stats_of(iov_cb_get0(ctx));
+	iov_trace(ctx, IOV_TR_DROP, 0);
 	if (s)
 		s->drops++;
-	return TC_ACT_SHOT;
+	return IOV_SHOT;
+}
+
+/*
+ * XDP build: hands the packet to the tc build at its current position. The frame goes up the
+ * stack unchanged (XDP_PASS) with iov_meta.punt set; the tcx entry on the same netdev resumes
+ * by tail-calling slot's tc program (the instance re-runs from its start: every XDP module punts
+ * before it changes the frame) or, with slot 0, by iov_continue (leaving through a port the XDP
+ * build cannot send to). Nothing is counted twice: counters are bumped after the decision.
+ * tc build: never needed (drops, for symmetry).
+ */
+static __always_inline int iov_punt(iov_ctx_t *ctx, __u32 slot)
+{
+#ifdef IOV_XDP
+	struct iov_meta *m = iov_meta_of(ctx);
+	if (!m)
+		return XDP_DROP;
+	m->punt = IOV_META_PUNT;
+	m->slot = slot;
+	return XDP_PASS;
+#else
+	return iov_drop(ctx);
+#endif
+}
+
+/* Hands the packet to the tc build of the current instance (XDP build; see iov_punt). */
+static __always_inline int iov_punt_here(iov_ctx_t *ctx)
+{
+	return iov_punt(ctx, iov_instance(ctx));
 }
 
 /*
  * Moves the packet on from where cb says it is: through the rest of the port's transparent
  * chain, into the owning module, or out to the port's peer. Every step that leaves this
- * program is a tail call or a redirect; a failed tail call (empty slot) drops and counts.
+ * program is a tail call or a redirect. A failed tail call (empty slot) drops and counts in the
+ * tc build; the XDP build hands the packet to the tc build of that slot instead.
  */
-static __always_inline int iov_continue(struct __sk_buff *skb)
+static __always_inline int iov_continue(iov_ctx_t *ctx)
 {
 	for (int hop = 0; hop < 4; hop++) {
-		__u32 gid = iov_cb_get0(skb);
-		__u32 dir = iov_cb_get1(skb) & 0xff;
-		__u32 pos = (iov_cb_get1(skb) >> 8) & 0xff;
+		__u32 gid = iov_cb_get0(ctx);
+		__u32 cb1 = iov_cb_get1(ctx);
+		__u32 dir = cb1 & 0xff;
+		__u32 pos = (cb1 >> 8) & 0xff;
 		struct iov_port *p = bpf_map_lookup_elem(&iov_ports, &gid);
 		struct iov_stats *s;
+		__u32 slot;
 		if (!p)
-			return TC_ACT_SHOT;
+			return IOV_SHOT;
 		if (dir == IOV_DIR_IN) {
 			if (pos < p->n_in && pos < IOV_CHAIN_MAX) {
-				iov_cb_set1(skb, IOV_DIR_IN | ((pos + 1) << 8));
-				bpf_tail_call(skb, &iov_patch, p->in_chain[pos]);
-				return iov_drop(skb);
+				slot = p->in_chain[pos];
+				iov_cb_set1(ctx, IOV_DIR_IN | ((pos + 1) << 8));
+				bpf_tail_call(ctx, &IOV_PATCH, slot);
+				return IOV_IS_XDP ? iov_punt(ctx, slot) : iov_drop(ctx);
 			}
 			s = iov_stats_of(gid);
 			if (s) {
 				s->rx_packets++;
-				s->rx_bytes += skb->len;
+				s->rx_bytes += iov_len(ctx);
 			}
-			iov_cb_set1(skb, IOV_DIR_IN | (0xff << 8));
-			bpf_tail_call(skb, &iov_patch, gid >> IOV_PORT_BITS);
-			return iov_drop(skb);
+			slot = gid >> IOV_PORT_BITS;
+			iov_cb_set1(ctx, IOV_DIR_IN | (0xff << 8));
+			bpf_tail_call(ctx, &IOV_PATCH, slot);
+			return IOV_IS_XDP ? iov_punt(ctx, slot) : iov_drop(ctx);
 		}
 		if (pos < p->n_out && pos < IOV_CHAIN_MAX) {
-			iov_cb_set1(skb, IOV_DIR_OUT | ((pos + 1) << 8));
-			bpf_tail_call(skb, &iov_patch, p->out_chain[pos]);
-			return iov_drop(skb);
+			slot = p->out_chain[pos];
+			iov_cb_set1(ctx, IOV_DIR_OUT | ((pos + 1) << 8));
+			bpf_tail_call(ctx, &IOV_PATCH, slot);
+			return IOV_IS_XDP ? iov_punt(ctx, slot) : iov_drop(ctx);
 		}
+#ifdef IOV_XDP
+		/* A netdev, or a host without an XDP program on its side: tc sends it. */
+		if (p->peer_kind == IOV_PEER_NETDEV ||
+		    (p->peer_kind == IOV_PEER_HOST && !(p->flags & IOV_PORT_XDP_TX)))
+			return iov_punt(ctx, 0);
+#endif
 		s = iov_stats_of(gid);
 		if (s) {
 			s->tx_packets++;
-			s->tx_bytes += skb->len;
+			s->tx_bytes += iov_len(ctx);
+			if (IOV_IS_XDP && p->peer_kind != IOV_PEER_MODULE)
+				s->xdp_tx++;
 		}
 		switch (p->peer_kind) {
 		case IOV_PEER_HOST:
-			iov_trace(skb, IOV_TR_TO_HOST, p->ifindex);
+			iov_trace(ctx, IOV_TR_TO_HOST, p->ifindex);
+#ifdef IOV_XDP
+			return bpf_redirect(p->ifindex, 0);
+#else
 			return bpf_redirect_peer(p->ifindex, 0);
+#endif
 		case IOV_PEER_NETDEV:
-			iov_trace(skb, IOV_TR_TO_NETDEV, p->ifindex);
+			iov_trace(ctx, IOV_TR_TO_NETDEV, p->ifindex);
 			return bpf_redirect(p->ifindex, 0);
 		case IOV_PEER_MODULE:
-			iov_cb_set0(skb, p->peer_gid);
-			iov_cb_set1(skb, IOV_DIR_IN);
+			iov_cb_set0(ctx, p->peer_gid);
+			iov_cb_set1(ctx, IOV_DIR_IN);
 			continue;
 		default:
-			return iov_drop(skb);
+			return iov_drop(ctx);
 		}
 	}
-	return iov_drop(skb);
+	return iov_drop(ctx);
 }
 
 /* Sends the packet out of local port `port` of the current (standard) instance. */
-static __always_inline int iov_out(struct __sk_buff *skb, __u32 port)
+static __always_inline int iov_out(iov_ctx_t *ctx, __u32 port)
 {
-	iov_cb_set0(skb, (iov_cb_get0(skb) & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK));
-	iov_cb_set1(skb, IOV_DIR_OUT);
-	iov_trace(skb, IOV_TR_OUT, 0);
-	return iov_continue(skb);
+	iov_cb_set0(ctx, (iov_cb_get0(ctx) & ~(__u32)IOV_PORT_MASK) | (port & IOV_PORT_MASK));
+	iov_cb_set1(ctx, IOV_DIR_OUT);
+	iov_trace(ctx, IOV_TR_OUT, 0);
+	return iov_continue(ctx);
 }
 
+#ifdef IOV_XDP
+/*
+ * The XDP build floods, handles tags and punts to the controller by handing the packet to the
+ * tc build (iov_punt_here, before anything changed the frame); these are never reached there.
+ */
+static __always_inline int iov_clone_out(iov_ctx_t *ctx, __u32 port)
+{
+	return -1;
+}
+
+static __always_inline int iov_packet_in(iov_ctx_t *ctx, __u32 reason, __u32 arg)
+{
+	return iov_punt_here(ctx);
+}
+
+static __always_inline long iov_vlan_push(iov_ctx_t *ctx, __u16 vid)
+{
+	return -1;
+}
+
+static __always_inline long iov_vlan_pop(iov_ctx_t *ctx)
+{
+	return -1;
+}
+#else
 /*
  * Sends a copy out of local port `port`: the clone re-enters through the loop device with the
  * port in skb->mark, so it still passes that port's egress chain. The original is untouched.
@@ -360,6 +598,16 @@ static __always_inline int iov_clone_out(struct __sk_buff *skb, __u32 port)
 	r = bpf_clone_redirect(skb, *loop, BPF_F_INGRESS);
 	skb->mark = mark;
 	return r;
+}
+
+static __always_inline long iov_vlan_push(struct __sk_buff *skb, __u16 vid)
+{
+	return bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), vid);
+}
+
+static __always_inline long iov_vlan_pop(struct __sk_buff *skb)
+{
+	return bpf_skb_vlan_pop(skb);
 }
 
 /* Hands the packet to the instance's controller (slow path) and consumes it. */
@@ -396,5 +644,6 @@ static __always_inline int iov_packet_in(struct __sk_buff *skb, __u32 reason, __
 	bpf_ringbuf_submit(rec, 0);
 	return TC_ACT_SHOT;
 }
+#endif
 
 #endif

@@ -16,17 +16,22 @@ test('committed module objects are byte-identical to a fresh build from their so
     });
     assert.equal(r.status, 0, `build-modules.sh failed: ${r.stderr}`);
     const built = readdirSync(out).filter((f) => f.endsWith('.bpf.o'));
+    // Each source twice: the tc build and the XDP build (-DIOV_XDP).
     assert.deepEqual(built.sort(), [
       'bridge.bpf.o',
+      'bridge.xdp.bpf.o',
       'monitor.bpf.o',
+      'monitor.xdp.bpf.o',
       'patchpanel.bpf.o',
+      'patchpanel.xdp.bpf.o',
       'router.bpf.o',
+      'router.xdp.bpf.o',
     ]);
     for (const f of built) {
-      const name = f.replace('.bpf.o', '');
+      const name = f.replace(/(\.xdp)?\.bpf\.o$/, '');
       const committed =
         name === 'patchpanel'
-          ? path.join(root, 'src/dataplane/bpf/patchpanel.bpf.o')
+          ? path.join(root, 'src/dataplane/bpf', f)
           : path.join(root, 'modules', name, f);
       assert.ok(
         Buffer.compare(readFileSync(committed), readFileSync(path.join(out, f))) === 0,
