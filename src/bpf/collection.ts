@@ -282,9 +282,13 @@ export class Collection {
     const map = this.maps.get(m.name)!;
     if (this.reused.has(m.name)) return;
     if (m.data) {
-      const data = m.data.slice();
-      if (m.kconfig && m.btf) fillKconfig(m.btf, m.kconfig, data);
-      map.updateBytes(new Uint8Array(4), data);
+      // updateBytes copies the value into its scratch buffer: only kconfig needs a private copy.
+      let data = m.data;
+      if (m.kconfig && m.btf) {
+        data = m.data.slice();
+        fillKconfig(m.btf, m.kconfig, data);
+      }
+      map.updateBytes(ZERO_KEY, data);
     }
     for (const c of m.contents) {
       if ('map' in c) {
@@ -353,6 +357,9 @@ export class Collection {
     }
   }
 }
+
+/** Key 0 of a global-data map; only read (copied into the key scratch), never written. */
+const ZERO_KEY = new Uint8Array(4);
 
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);

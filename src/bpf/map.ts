@@ -3,12 +3,13 @@
  * or, when the map carries BTF, as plain JavaScript values decoded through its key and value
  * types.
  */
-import { BPF_ATTR_SIZE, BpfCmd, isErrno, possibleCpus, sys } from '../sys/index.js';
+import { BPF_ATTR_SIZE, BpfCmd, isErrno, possibleCpus, sys, type Sys } from '../sys/index.js';
 import { Attr, StructReader } from './attr.js';
 import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
 import { BtfKind } from './btf/types.js';
-import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
+import { ClosedError, FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
+import { arena, writeObjectName } from './scratch.js';
 import type { MapSpec } from './spec.js';
 import { isPerCPU, MapType, mapTypeName } from './types.js';
 
@@ -99,56 +100,59 @@ export class BpfMap {
       Partial<MapSpec>,
     opts: MapCreateOptions = {},
   ): BpfMap {
-    let spec: MapSpec = {
-      flags: 0,
-      mapExtra: 0n,
-      pinning: 'none',
-      contents: [],
-      freeze: false,
-      ...partial,
-    };
-    if (spec.type === MapType.PerfEventArray && spec.maxEntries === 0) {
+    const flags = partial.flags ?? 0;
+    let maxEntries = partial.maxEntries;
+    if (partial.type === MapType.PerfEventArray && maxEntries === 0) {
       // libbpf's convention: one slot per possible CPU.
-      spec = { ...spec, maxEntries: possibleCpus() };
+      maxEntries = possibleCpus();
     }
-    const a = new Attr()
-      .u32(0, spec.type)
-      .u32(4, spec.keySize)
-      .u32(8, spec.valueSize)
-      .u32(12, spec.maxEntries)
-      .u32(16, spec.flags)
-      .u32(20, opts.innerMapFd ?? 0)
-      .u32(24, spec.numaNode ?? 0)
-      .str(28, kernelObjectName(spec.name), BPF_OBJ_NAME_LEN)
-      .u64(64, spec.mapExtra);
-    if (spec.numaNode !== undefined) a.u32(16, spec.flags | 4 /* BPF_F_NUMA_NODE */);
-    if (opts.btfFd !== undefined && (spec.keyType !== undefined || spec.valueType !== undefined)) {
-      a.u32(48, opts.btfFd)
-        .u32(52, spec.keyType ?? 0)
-        .u32(56, spec.valueType ?? 0);
+    // The attr lives in the shared arena: no buffer to allocate and no address to look up.
+    const attr = arena.reserve(BPF_ATTR_SIZE);
+    const { bytes, dv } = arena;
+    bytes.fill(0, 0, BPF_ATTR_SIZE);
+    dv.setUint32(0, partial.type, true);
+    dv.setUint32(4, partial.keySize, true);
+    dv.setUint32(8, partial.valueSize, true);
+    dv.setUint32(12, maxEntries, true);
+    dv.setUint32(
+      16,
+      partial.numaNode !== undefined ? flags | 4 /* BPF_F_NUMA_NODE */ : flags,
+      true,
+    );
+    dv.setUint32(20, opts.innerMapFd ?? 0, true);
+    dv.setUint32(24, partial.numaNode ?? 0, true);
+    writeObjectName(bytes, 28, partial.name);
+    dv.setBigUint64(64, BigInt.asUintN(64, BigInt(partial.mapExtra ?? 0n)), true);
+    if (
+      opts.btfFd !== undefined &&
+      (partial.keyType !== undefined || partial.valueType !== undefined)
+    ) {
+      dv.setUint32(48, opts.btfFd, true);
+      dv.setUint32(52, partial.keyType ?? 0, true);
+      dv.setUint32(56, partial.valueType ?? 0, true);
     }
     let fd: number;
     try {
-      fd = sys().bpf(BpfCmd.MAP_CREATE, a.bytes);
+      fd = sys().bpfAt(BpfCmd.MAP_CREATE, attr, BPF_ATTR_SIZE);
     } catch (err) {
       throw new Error(
-        `create map ${spec.name} (${mapTypeName(spec.type)}): ${(err as Error).message}`,
+        `create map ${partial.name} (${mapTypeName(partial.type)}): ${(err as Error).message}`,
         { cause: err },
       );
     }
     const m = new BpfMap(
       fd,
-      spec.name,
-      spec.type,
-      spec.keySize,
-      spec.valueSize,
-      spec.maxEntries,
-      spec.flags,
+      partial.name,
+      partial.type,
+      partial.keySize,
+      partial.valueSize,
+      maxEntries,
+      flags,
     );
-    if (spec.btf) {
-      m.btf = spec.btf;
-      m.keyType = spec.keyType;
-      m.valueType = spec.valueType;
+    if (partial.btf) {
+      m.btf = partial.btf;
+      m.keyType = partial.keyType;
+      m.valueType = partial.valueType;
     }
     return m;
   }
@@ -319,46 +323,6 @@ export class BpfMap {
     return decodeValue(this.btf, type, bytes);
   }
 
-  /**
-   * Buffers reused by every element operation. Their addresses are taken once: ArrayBuffers made
-   * with `new ArrayBuffer` live outside V8's moving heap, so the pointers stay valid.
-   */
-  private scratch?: {
-    attrAddr: bigint;
-    attr: Uint8Array;
-    dv: DataView;
-    key: Uint8Array;
-    value: Uint8Array;
-    next: Uint8Array;
-    keyAddr: bigint;
-    valueAddr: bigint;
-    nextAddr: bigint;
-  };
-
-  private ops(): NonNullable<BpfMap['scratch']> {
-    if (this.scratch) return this.scratch;
-    const attr = new Uint8Array(new ArrayBuffer(BPF_ATTR_SIZE));
-    const key = new Uint8Array(new ArrayBuffer(Math.max(8, this.keySize)));
-    const value = new Uint8Array(new ArrayBuffer(Math.max(8, this.valueBufferSize)));
-    const next = new Uint8Array(new ArrayBuffer(Math.max(8, this.keySize)));
-    const s = sys();
-    this.scratch = {
-      attr,
-      attrAddr: s.address(attr),
-      dv: new DataView(attr.buffer),
-      key,
-      value,
-      next,
-      keyAddr: s.address(key),
-      valueAddr: s.address(value),
-      nextAddr: s.address(next),
-    };
-    return this.scratch;
-  }
-
-  /** Which pointers the scratch attr currently holds, so hot loops rewrite nothing. */
-  private attrState = -1;
-
   /** Issues one element command with the scratch key (or NULL) and a second pointer. */
   private elemOp(
     cmd: BpfCmd,
@@ -366,7 +330,7 @@ export class BpfMap {
     second: 'value' | 'next' | 'none',
     flags: number,
   ): void {
-    const s = this.ops();
+    const s = elemScratch(this.keySize, this.valueBufferSize);
     if (key) {
       if (key.byteLength !== this.keySize) {
         throw new Error(
@@ -377,8 +341,9 @@ export class BpfMap {
     }
     const state =
       (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
-    if (state !== this.attrState) {
+    if (s.user !== this || state !== s.state) {
       s.dv.setUint32(0, this.fd.raw, true);
+      s.dv.setUint32(4, 0, true);
       s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
       s.dv.setBigUint64(
         16,
@@ -387,9 +352,22 @@ export class BpfMap {
       );
       s.dv.setUint32(24, flags, true);
       s.dv.setUint32(28, 0, true);
-      this.attrState = state;
+      s.user = this;
+      s.state = state;
+    } else if (this.fd.closed) {
+      throw new ClosedError(`map ${this.name}`);
     }
-    sys().bpfAt(cmd, s.attrAddr, BPF_ATTR_SIZE);
+    s.sys.bpfAt(cmd, s.attrAddr, BPF_ATTR_SIZE);
+  }
+
+  /** The value bytes the last element operation left in the shared scratch. */
+  private scratchValue(): Uint8Array {
+    return elemScratch(this.keySize, this.valueBufferSize).value;
+  }
+
+  /** The key bytes the last get-next-key left in the shared scratch. */
+  private scratchNext(): Uint8Array {
+    return elemScratch(this.keySize, this.valueBufferSize).next;
   }
 
   /**
@@ -403,7 +381,7 @@ export class BpfMap {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: lookup: ${(err as Error).message}`, { cause: err });
     }
-    const v = this.ops().value;
+    const v = this.scratchValue();
     if (out) {
       out.set(v.subarray(0, Math.min(out.byteLength, this.valueBufferSize)));
       return out;
@@ -424,7 +402,7 @@ export class BpfMap {
         `map ${this.name}: value must be ${this.valueBufferSize} bytes, got ${value.byteLength}`,
       );
     }
-    this.ops().value.set(value);
+    elemScratch(this.keySize, this.valueBufferSize).value.set(value);
     try {
       this.elemOp(BpfCmd.MAP_UPDATE_ELEM, key, 'value', flags);
     } catch (err) {
@@ -456,7 +434,7 @@ export class BpfMap {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: next key: ${(err as Error).message}`, { cause: err });
     }
-    return this.ops().next.slice(0, this.keySize);
+    return this.scratchNext().slice(0, this.keySize);
   }
 
   /** Iterates raw keys. */
@@ -611,7 +589,11 @@ export class BpfMap {
   /** Makes the map read-only from user space (BPF_MAP_FREEZE). */
   freeze(): void {
     try {
-      sys().bpf(BpfCmd.MAP_FREEZE, new Attr().u32(0, this.fd.raw).bytes);
+      const fd = this.fd.raw;
+      const attr = arena.reserve(BPF_ATTR_SIZE);
+      arena.bytes.fill(0, 0, BPF_ATTR_SIZE);
+      arena.dv.setUint32(0, fd, true);
+      sys().bpfAt(BpfCmd.MAP_FREEZE, attr, BPF_ATTR_SIZE);
     } catch (err) {
       throw new Error(`map ${this.name}: freeze: ${(err as Error).message}`, { cause: err });
     }
@@ -632,4 +614,62 @@ export class BpfMap {
   close(): void {
     this.fd.close();
   }
+}
+
+/**
+ * Buffers shared by every map's element operations (one set per thread, as every call is
+ * synchronous): the attr, a key, a value and a next-key buffer. Their addresses are taken once:
+ * ArrayBuffers made with `new ArrayBuffer` live outside V8's moving heap. Sharing them means a
+ * map costs no allocation until it is used, and creating the maps of an object costs none.
+ */
+interface ElemScratch {
+  sys: Sys;
+  attr: Uint8Array;
+  dv: DataView;
+  key: Uint8Array;
+  value: Uint8Array;
+  next: Uint8Array;
+  attrAddr: bigint;
+  keyAddr: bigint;
+  valueAddr: bigint;
+  nextAddr: bigint;
+  /** The map and the pointer layout the attr currently holds, so hot loops rewrite nothing. */
+  user: BpfMap | undefined;
+  state: number;
+}
+
+let scratch: ElemScratch | undefined;
+
+function elemScratch(keySize: number, valueSize: number): ElemScratch {
+  const cur = sys();
+  const s = scratch;
+  if (
+    s !== undefined &&
+    s.sys === cur &&
+    s.key.byteLength >= keySize &&
+    s.value.byteLength >= valueSize
+  )
+    return s;
+  const keyCap = Math.max(64, keySize, s?.key.byteLength ?? 0);
+  const valueCap = Math.max(256, valueSize, s?.value.byteLength ?? 0);
+  const attr = s?.attr ?? new Uint8Array(new ArrayBuffer(BPF_ATTR_SIZE));
+  const key = s && s.key.byteLength >= keyCap ? s.key : new Uint8Array(new ArrayBuffer(keyCap));
+  const next = s && s.next.byteLength >= keyCap ? s.next : new Uint8Array(new ArrayBuffer(keyCap));
+  const value =
+    s && s.value.byteLength >= valueCap ? s.value : new Uint8Array(new ArrayBuffer(valueCap));
+  scratch = {
+    sys: cur,
+    attr,
+    dv: new DataView(attr.buffer),
+    key,
+    value,
+    next,
+    attrAddr: cur.address(attr),
+    keyAddr: cur.address(key),
+    valueAddr: cur.address(value),
+    nextAddr: cur.address(next),
+    user: undefined,
+    state: -1,
+  };
+  return scratch;
 }

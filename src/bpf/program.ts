@@ -2,9 +2,8 @@
  * Live programs: load (with verifier-log handling in the manner of cilium/ebpf), test-run, pin,
  * inspect.
  */
-import { BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
+import { BPF_ATTR_SIZE, BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
 import {
-  encodeRaw,
   isLdImm64,
   PSEUDO_BTF_ID,
   PSEUDO_MAP_FD,
@@ -12,6 +11,7 @@ import {
   type RawInsn,
 } from './asm/raw.js';
 import { Attr, StructReader } from './attr.js';
+import { align8, arena, writeObjectName } from './scratch.js';
 import { Btf } from './btf/btf.js';
 import { applyCoreRelocations } from './btf/core.js';
 import { BtfKind } from './btf/types.js';
@@ -191,6 +191,90 @@ function resolveReferences(
   return insns;
 }
 
+/** Writes instruction slots as little-endian bytes at `off` (what encodeRaw does, in place). */
+function writeInsns(bytes: Uint8Array, off: number, insns: readonly RawInsn[]): void {
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    const o = off + i * 8;
+    const imm = ins.imm | 0;
+    bytes[o] = ins.code;
+    bytes[o + 1] = ((ins.src & 0x0f) << 4) | (ins.dst & 0x0f);
+    bytes[o + 2] = ins.off & 0xff;
+    bytes[o + 3] = (ins.off >> 8) & 0xff;
+    bytes[o + 4] = imm & 0xff;
+    bytes[o + 5] = (imm >> 8) & 0xff;
+    bytes[o + 6] = (imm >> 16) & 0xff;
+    bytes[o + 7] = (imm >>> 24) & 0xff;
+  }
+}
+
+function setImm(bytes: Uint8Array, o: number, imm: number): void {
+  bytes[o + 4] = imm & 0xff;
+  bytes[o + 5] = (imm >> 8) & 0xff;
+  bytes[o + 6] = (imm >> 16) & 0xff;
+  bytes[o + 7] = (imm >>> 24) & 0xff;
+}
+
+function setSrc(bytes: Uint8Array, o: number, src: number): void {
+  bytes[o + 1] = ((src & 0x0f) << 4) | (bytes[o + 1]! & 0x0f);
+}
+
+/**
+ * {@link resolveReferences} on encoded bytes: the same checks and the same rewrites, written
+ * into the instruction bytes at `off` instead of into a copy of every instruction object.
+ */
+function patchReferences(
+  spec: ProgramSpec,
+  maps: Map<string, BpfMap>,
+  kbtf: () => Btf,
+  bytes: Uint8Array,
+  off: number,
+): void {
+  const n = spec.insns.length;
+  for (const ref of spec.references) {
+    const ins = spec.insns[ref.slot]!;
+    const hasNext = ref.slot + 1 < n;
+    const o = off + ref.slot * 8;
+    switch (ref.kind) {
+      case 'map':
+      case 'map_value': {
+        const m = maps.get(ref.map);
+        if (!m) throw new Error(`insn ${ref.slot}: map ${ref.map} was not created`);
+        if (!isLdImm64(ins) || !hasNext)
+          throw new Error(`insn ${ref.slot}: map reference is not an ld_imm64`);
+        setSrc(bytes, o, ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE);
+        setImm(bytes, o, m.fd.raw);
+        setImm(bytes, o + 8, ref.kind === 'map_value' ? ref.offset | 0 : 0);
+        break;
+      }
+      case 'kfunc': {
+        const ids = kbtf().findByName(ref.name, BtfKind.Func);
+        if (ids.length === 0)
+          throw new Error(`insn ${ref.slot}: kfunc ${ref.name} not found in kernel BTF`);
+        setImm(bytes, o, ids[0]!);
+        bytes[o + 2] = 0;
+        bytes[o + 3] = 0;
+        break;
+      }
+      case 'ksym': {
+        const ids = kbtf().findByName(ref.name, BtfKind.Var);
+        if (ids.length === 0)
+          throw new Error(`insn ${ref.slot}: ksym ${ref.name} not found in kernel BTF`);
+        setSrc(bytes, o, PSEUDO_BTF_ID);
+        setImm(bytes, o, ids[0]!);
+        if (hasNext) setImm(bytes, o + 8, 0);
+        break;
+      }
+    }
+  }
+}
+
+/** True when every character is 7-bit ASCII, so char codes are the UTF-8 bytes. */
+function asciiOnly(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 /** A program in the kernel. */
 export class Program {
   readonly fd: FD;
@@ -212,16 +296,43 @@ export class Program {
     const where = `load program ${spec.name}`;
     let kernelBtf = opts.kernelBtf;
     const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
-    let insns: RawInsn[];
+    const maps = opts.maps ?? new Map<string, BpfMap>();
+    let insns: RawInsn[] | undefined;
     try {
-      insns = resolveReferences(spec, opts.maps ?? new Map(), kbtf);
       if (spec.coreRelos.length > 0) {
+        // CO-RE rewrites instructions as objects; everything else is patched as bytes below.
+        insns = resolveReferences(spec, maps, kbtf);
         if (!spec.btf) throw new Error('CO-RE relocations without BTF');
         applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
       }
     } catch (err) {
       throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
+    // Lay out attr, code, license, func_info and line_info in the shared arena: one region per
+    // array, no allocation and no address lookup per load.
+    const useBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
+    const nInsns = (insns ?? spec.insns).length;
+    const license = spec.license || 'GPL';
+    const licenseBytes = asciiOnly(license) ? undefined : new TextEncoder().encode(license);
+    const licenseLen = (licenseBytes?.byteLength ?? license.length) + 1;
+    const codeOff = align8(BPF_ATTR_SIZE);
+    const licenseOff = align8(codeOff + nInsns * 8);
+    const funcOff = align8(licenseOff + licenseLen);
+    const lineOff = align8(funcOff + (useBtf ? spec.funcInfo.length * 8 : 0));
+    const end = lineOff + (useBtf ? spec.lineInfo.length * 16 : 0);
+    const base = arena.reserve(end);
+    const { bytes, dv } = arena;
+    if (insns) {
+      writeInsns(bytes, codeOff, insns);
+    } else {
+      writeInsns(bytes, codeOff, spec.insns);
+      try {
+        patchReferences(spec, maps, kbtf, bytes, codeOff);
+      } catch (err) {
+        throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    // After the references, as before: their errors come first.
     let btfId: number | undefined;
     try {
       btfId =
@@ -232,26 +343,69 @@ export class Program {
       throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
 
-    const code = encodeRaw(insns);
-    const license = new TextEncoder().encode((spec.license || 'GPL') + '\0');
-    const useBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
-    const funcInfo = new Uint8Array(useBtf ? spec.funcInfo.length * 8 : 0);
-    const lineInfo = new Uint8Array(useBtf ? spec.lineInfo.length * 16 : 0);
+    if (licenseBytes) bytes.set(licenseBytes, licenseOff);
+    else for (let i = 0; i < license.length; i++) bytes[licenseOff + i] = license.charCodeAt(i);
+    bytes[licenseOff + licenseLen - 1] = 0;
     if (useBtf) {
-      const fdv = new DataView(funcInfo.buffer);
-      spec.funcInfo.forEach((f, i) => {
-        fdv.setUint32(i * 8, f.slot, true);
-        fdv.setUint32(i * 8 + 4, f.typeId, true);
-      });
-      const ldv = new DataView(lineInfo.buffer);
-      spec.lineInfo.forEach((l, i) => {
-        ldv.setUint32(i * 16, l.slot, true);
-        ldv.setUint32(i * 16 + 4, l.fileNameOff, true);
-        ldv.setUint32(i * 16 + 8, l.lineOff, true);
-        ldv.setUint32(i * 16 + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
-      });
+      const fi = spec.funcInfo;
+      for (let i = 0; i < fi.length; i++) {
+        dv.setUint32(funcOff + i * 8, fi[i]!.slot, true);
+        dv.setUint32(funcOff + i * 8 + 4, fi[i]!.typeId, true);
+      }
+      const li = spec.lineInfo;
+      for (let i = 0; i < li.length; i++) {
+        const l = li[i]!;
+        const o = lineOff + i * 16;
+        dv.setUint32(o, l.slot, true);
+        dv.setUint32(o + 4, l.fileNameOff, true);
+        dv.setUint32(o + 8, l.lineOff, true);
+        dv.setUint32(o + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
+      }
     }
 
+    const wantLog = opts.logLevel ?? 0;
+    if (wantLog === 0) {
+      // The common case: one attempt without a verifier log, straight from the arena.
+      bytes.fill(0, 0, BPF_ATTR_SIZE);
+      dv.setUint32(0, spec.type, true);
+      dv.setUint32(4, nInsns, true);
+      dv.setBigUint64(8, base + BigInt(codeOff), true);
+      dv.setBigUint64(16, base + BigInt(licenseOff), true);
+      dv.setUint32(40, spec.kernelVersion, true);
+      dv.setUint32(44, spec.flags, true);
+      writeObjectName(bytes, 48, spec.name);
+      dv.setUint32(68, spec.attachType ?? 0, true);
+      if (useBtf) {
+        dv.setUint32(72, opts.btfFd!, true);
+        dv.setUint32(76, 8, true);
+        dv.setBigUint64(80, base + BigInt(funcOff), true);
+        dv.setUint32(88, spec.funcInfo.length, true);
+        if (spec.lineInfo.length > 0) {
+          dv.setUint32(92, 16, true);
+          dv.setBigUint64(96, base + BigInt(lineOff), true);
+          dv.setUint32(104, spec.lineInfo.length, true);
+        }
+      }
+      if (btfId !== undefined) dv.setUint32(108, btfId, true);
+      try {
+        return new Program(
+          sys().bpfAt(BpfCmd.PROG_LOAD, base, BPF_ATTR_SIZE),
+          spec.name,
+          spec.type,
+          spec,
+        );
+      } catch (err) {
+        if (!(err instanceof SysError)) throw err;
+        // Fall through: retry with a log so the error says why.
+      }
+    }
+
+    // The slow path (a log was asked for, or the load failed): private copies of the arrays,
+    // since the arena is reused by whatever runs next.
+    const code = bytes.slice(codeOff, codeOff + nInsns * 8);
+    const licenseCopy = bytes.slice(licenseOff, licenseOff + licenseLen);
+    const funcInfo = bytes.slice(funcOff, funcOff + (useBtf ? spec.funcInfo.length * 8 : 0));
+    const lineInfo = bytes.slice(lineOff, end);
     const attempt = (
       logLevel: number,
       log?: Uint8Array,
@@ -260,7 +414,7 @@ export class Program {
         .u32(0, spec.type)
         .u32(4, code.byteLength / 8)
         .ptr(8, code)
-        .ptr(16, license)
+        .ptr(16, licenseCopy)
         .u32(24, log ? logLevel : 0)
         .u32(28, log?.byteLength ?? 0)
         .ptr(32, log)
@@ -282,14 +436,11 @@ export class Program {
       }
     };
 
-    const wantLog = opts.logLevel ?? 0;
-    let size = opts.logSize ?? 64 * 1024;
-    let res = wantLog > 0 ? attempt(wantLog, new Uint8Array(size)) : attempt(0);
-    if (res.fd !== undefined && wantLog === 0)
-      return new Program(res.fd, spec.name, spec.type, spec);
     // Retry with a log, growing the buffer while the kernel says it was too small.
+    let size = opts.logSize ?? 64 * 1024;
     let log = new Uint8Array(size);
     const level = wantLog || 1;
+    let res: { fd?: number; err?: SysError; trueSize: number };
     for (;;) {
       res = attempt(level, log);
       if (res.err && res.err.code === 'ENOSPC' && size < LOG_MAX) {

@@ -4,6 +4,7 @@
  * include/uapi/linux/btf.h; validation follows what the kernel's btf.c checks, so that a
  * malformed blob fails here with an offset rather than later in the kernel.
  */
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { BpfCmd, BPF_ATTR_SIZE, sys, isErrno } from '../../sys/index.js';
 import {
@@ -15,6 +16,7 @@ import {
   type BtfVarSecinfo,
 } from './types.js';
 import { cDeclarator } from './cdecl.js';
+import { align8, arena } from '../scratch.js';
 
 /** A malformed BTF blob, a bad type id or a failed BTF operation. */
 export class BtfError extends Error {
@@ -58,9 +60,9 @@ class StringTable {
   private readonly highBytes: boolean;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-    // eslint-disable-next-line no-control-regex
-    this.highBytes = /[^\x00-\x7f]/.test(this.latin1);
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.latin1 = view.toString('latin1');
+    this.highBytes = !isAscii(view);
   }
   get length(): number {
     return this.bytes.byteLength;
@@ -340,33 +342,37 @@ export class Btf {
    * BTF only the own types are written, with string offsets continuing after the base's.
    */
   encode(): Uint8Array {
-    return this.patchRaw() ?? encodeRaw(this);
+    const raw = this.raw;
+    if (raw !== undefined && this.types.length === this.rawCount) {
+      const out = new Uint8Array(raw.byteLength);
+      if (this.patchRaw(raw, out)) return out;
+    }
+    return encodeRaw(this);
   }
 
   /**
    * The common case for an object's BTF: the fix-ups before load only rewrite fixed-size fields
    * (DATASEC sizes and offsets, linkage), so a copy of the parsed blob with those types
-   * re-encoded in place is what a full encode would give, for a fraction of the cost. Undefined
-   * when that does not hold (types added, a type's size changed, a name not in the table).
+   * re-encoded in place is what a full encode would give, for a fraction of the cost. Writes
+   * the copy into `out` (raw's length); false when that does not hold (a type's size changed,
+   * a name not in the table), and the caller encodes from scratch.
    */
-  private patchRaw(): Uint8Array | undefined {
-    const raw = this.raw;
-    if (raw === undefined || this.types.length !== this.rawCount) return undefined;
-    const out = raw.slice();
-    if (this.dirty === undefined || this.dirty.size === 0) return out;
+  private patchRaw(raw: Uint8Array, out: Uint8Array): boolean {
+    out.set(raw);
+    if (this.dirty === undefined || this.dirty.size === 0) return true;
     const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
     const typeLen = dv.getUint32(12, true);
     const offsets = typeOffsets(dv, HEADER_LEN, HEADER_LEN + typeLen, this.types.length);
-    if (offsets === undefined) return undefined;
+    if (offsets === undefined) return false;
     const words: number[] = [];
     for (const id of this.dirty) {
       words.length = 0;
-      if (!encodeType(this.types[id]!, id, (n) => this.strings.find(n), words)) return undefined;
+      if (!encodeType(this.types[id]!, id, (n) => this.strings.find(n), words)) return false;
       const at = offsets[id]!;
-      if (words.length * 4 !== offsets[id + 1]! - at) return undefined;
+      if (words.length * 4 !== offsets[id + 1]! - at) return false;
       for (let i = 0; i < words.length; i++) dv.setUint32(at + i * 4, words[i]!, true);
     }
-    return out;
+    return true;
   }
 
   /**
@@ -374,8 +380,25 @@ export class Btf {
    * verifier log so the error carries the kernel's explanation.
    */
   load(): number {
-    const blob = this.encode();
     const s = sys();
+    const raw = this.raw;
+    if (raw !== undefined && this.types.length === this.rawCount) {
+      // The blob and the attr in the shared arena: no copy to allocate, no address to look up.
+      const blobOff = align8(BPF_ATTR_SIZE);
+      const base = arena.reserve(blobOff + raw.byteLength);
+      if (this.patchRaw(raw, arena.bytes.subarray(blobOff, blobOff + raw.byteLength))) {
+        const { bytes, dv } = arena;
+        bytes.fill(0, 0, BPF_ATTR_SIZE);
+        dv.setBigUint64(0, base + BigInt(blobOff), true);
+        dv.setUint32(16, raw.byteLength, true);
+        try {
+          return s.bpfAt(BpfCmd.BTF_LOAD, base, BPF_ATTR_SIZE);
+        } catch {
+          // Retried below with a verifier log, so the error carries the kernel's explanation.
+        }
+      }
+    }
+    const blob = this.encode();
     const attempt = (logSize: number): { fd?: number; err?: unknown; log?: Uint8Array } => {
       const attr = new Uint8Array(BPF_ATTR_SIZE);
       const dv = new DataView(attr.buffer);

@@ -34,7 +34,13 @@ export function fixupForKernel(
   sections: { name: string; size: number }[],
   symbols: { name: string; section: string; offset: number }[],
 ): void {
-  const secSize = new Map(sections.map((s) => [s.name, s.size]));
+  // A scan per DATASEC: objects have a handful, and a map over every section costs more. The
+  // last section of a name wins, as it did when this was a Map built from the list.
+  const secSize = (name: string): number | undefined => {
+    for (let i = sections.length - 1; i >= 0; i--)
+      if (sections[i]!.name === name) return sections[i]!.size;
+    return undefined;
+  };
   for (let id = Math.max(1, btf.firstId); id < btf.types.length; id++) {
     const t = btf.types[id];
     // Kernel 6.18 refuses FUNC linkage "extern" ("Invalid func linkage"); libbpf marks them global.
@@ -52,7 +58,7 @@ export function fixupForKernel(
       fixupKsyms(btf, id, where);
       continue;
     }
-    const size = secSize.get(t.name);
+    const size = secSize(t.name);
     if (size === undefined) {
       if (t.size !== 0) continue;
       throw new BtfError(`${where}: the object has no section of that name to take the size from`);

@@ -4,6 +4,8 @@
  * an {@link ElfError} naming what was wrong and where, never a crash or a hang.
  */
 
+import { isAscii } from 'node:buffer';
+
 /** A malformed ELF file. */
 export class ElfError extends Error {
   constructor(message: string) {
@@ -79,6 +81,11 @@ export interface ElfFile {
   symbols: ElfSymbol[];
   /** Relocations keyed by the index of the section they apply to. */
   relocations: Map<number, ElfRelocation[]>;
+  /**
+   * The relocations that apply to one section (empty when there are none): what a loader
+   * needs, without decoding the many relocations of debug sections it never looks at.
+   */
+  relocationsFor(index: number): ElfRelocation[];
   sectionByName(name: string): ElfSection | undefined;
 }
 
@@ -120,9 +127,9 @@ class StrTab {
   private decode(): string {
     if (this.text !== undefined) return this.text;
     const { file, start, length } = this;
-    const text = Buffer.from(file.buffer, file.byteOffset + start, length).toString('latin1');
-    // eslint-disable-next-line no-control-regex
-    this.highBytes = /[^\x00-\x7f]/.test(text);
+    const view = Buffer.from(file.buffer, file.byteOffset + start, length);
+    const text = view.toString('latin1');
+    this.highBytes = !isAscii(view);
     this.text = text;
     return text;
   }
@@ -281,7 +288,9 @@ export function parseElf(file: Uint8Array): ElfFile {
     }
   }
 
-  const relocations = new Map<number, ElfRelocation[]>();
+  // Relocation sections are checked here, so a malformed one fails the parse wherever it is, but
+  // decoded into objects only when asked for (see ElfFile.relocationsFor).
+  const relocSections = new Map<number, Section[]>();
   for (let si = 0; si < shnum; si++) {
     const s = sections[si]!;
     if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
@@ -289,31 +298,74 @@ export function parseElf(file: Uint8Array): ElfFile {
     if (s.info >= sections.length)
       throw new ElfError(`relocation section ${s.name} targets missing section ${s.info}`);
     const base = offsets[si]!;
-    let list = relocations.get(s.info);
+    let list = relocSections.get(s.info);
     if (list === undefined) {
       list = [];
-      relocations.set(s.info, list);
+      relocSections.set(s.info, list);
     }
+    list.push(s);
     const size = si === 0 ? 0 : s.size;
     for (let i = 0; i + entsize <= size; i += entsize) {
       const symIdx = dv.getUint32(base + i + 12, true);
-      const symbol = symbols[symIdx];
-      if (!symbol)
+      if (symIdx >= symbols.length)
         throw new ElfError(
           `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
         );
-      const offset = u64(dv, base + i);
-      if (offset < 0) tooLarge(`${s.name} relocation offset`);
-      list.push({
-        offset,
-        type: dv.getUint32(base + i + 8, true),
-        symbol,
-        addend: s.type === SHT_RELA ? dv.getBigInt64(base + i + 16, true) : 0n,
-      });
+      if (u64(dv, base + i) < 0) tooLarge(`${s.name} relocation offset`);
     }
   }
+  return new File(machine, sections, symbols, relocSections, dv, offsets);
+}
 
-  const byName = new Map<string, ElfSection>();
-  for (const s of sections) if (!byName.has(s.name)) byName.set(s.name, s);
-  return { machine, sections, symbols, relocations, sectionByName: (n) => byName.get(n) };
+/** A parsed file; relocations are decoded per target section on first use. */
+class File implements ElfFile {
+  private decoded = new Map<number, ElfRelocation[]>();
+  private all: Map<number, ElfRelocation[]> | undefined;
+  constructor(
+    readonly machine: number,
+    readonly sections: Section[],
+    readonly symbols: ElfSymbol[],
+    private readonly relocSections: Map<number, Section[]>,
+    private readonly dv: DataView,
+    private readonly offsets: number[],
+  ) {}
+
+  get relocations(): Map<number, ElfRelocation[]> {
+    if (this.all === undefined) {
+      const all = new Map<number, ElfRelocation[]>();
+      for (const target of this.relocSections.keys()) all.set(target, this.relocationsFor(target));
+      this.all = all;
+    }
+    return this.all;
+  }
+
+  relocationsFor(index: number): ElfRelocation[] {
+    const hit = this.decoded.get(index);
+    if (hit !== undefined) return hit;
+    const list: ElfRelocation[] = [];
+    const { dv, symbols } = this;
+    for (const s of this.relocSections.get(index) ?? []) {
+      const rela = s.type === SHT_RELA;
+      const entsize = rela ? 24 : 16;
+      const base = this.offsets[s.index]!;
+      const size = s.index === 0 ? 0 : s.size;
+      // Checked when parsed: every symbol index is in range and every offset fits.
+      for (let i = 0; i + entsize <= size; i += entsize) {
+        list.push({
+          offset: u64(dv, base + i),
+          type: dv.getUint32(base + i + 8, true),
+          symbol: symbols[dv.getUint32(base + i + 12, true)]!,
+          addend: rela ? dv.getBigInt64(base + i + 16, true) : 0n,
+        });
+      }
+    }
+    this.decoded.set(index, list);
+    return list;
+  }
+
+  sectionByName(name: string): ElfSection | undefined {
+    // A scan beats building a map: a loader asks for a handful of names.
+    for (const s of this.sections) if (s.name === name) return s;
+    return undefined;
+  }
 }

@@ -408,7 +408,7 @@ class Reader {
     for (const f of funcs) {
       if (!code.has(f.section.index)) {
         const relocs = new Map<number, ElfRelocation>();
-        for (const r of this.elf.relocations.get(f.section.index) ?? []) relocs.set(r.offset, r);
+        for (const r of this.elf.relocationsFor(f.section.index)) relocs.set(r.offset, r);
         code.set(f.section.index, { bytes: f.section.data, relocs });
       }
     }
@@ -631,7 +631,7 @@ class Reader {
   private readMapContents(programs: Map<string, ProgramSpec>): void {
     const sec = this.elf.sectionByName('.maps');
     if (!sec) return;
-    const rels = this.elf.relocations.get(sec.index) ?? [];
+    const rels = this.elf.relocationsFor(sec.index);
     if (rels.length === 0) return;
     const starts = this.elf.symbols
       .filter(

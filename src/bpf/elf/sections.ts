@@ -131,19 +131,42 @@ const TABLE: Row[] = [
   ['netfilter', P.Netfilter, A.Netfilter],
 ];
 
-function matches(pattern: string, name: string): boolean {
+/** A table row with its pattern taken apart once, so matching allocates nothing. */
+interface Compiled {
+  row: Row;
+  /** 0: exact, 1: "x+" (x or x/...), 2: "x/" (prefix). */
+  mode: 0 | 1 | 2;
+  /** The pattern without its "+", and that plus "/". */
+  base: string;
+  baseSlash: string;
+}
+
+const COMPILED: Compiled[] = TABLE.map((row) => {
+  const pattern = row[0];
   if (pattern.endsWith('+')) {
-    const p = pattern.slice(0, -1);
-    return name === p || name.startsWith(p + '/');
+    const base = pattern.slice(0, -1);
+    return { row, mode: 1, base, baseSlash: base + '/' };
   }
-  if (pattern.endsWith('/')) return name.startsWith(pattern);
-  return name === pattern;
+  if (pattern.endsWith('/')) return { row, mode: 2, base: pattern, baseSlash: pattern };
+  return { row, mode: 0, base: pattern, baseSlash: pattern };
+});
+
+function matches(c: Compiled, name: string): boolean {
+  switch (c.mode) {
+    case 1:
+      return name === c.base || name.startsWith(c.baseSlash);
+    case 2:
+      return name.startsWith(c.base);
+    default:
+      return name === c.base;
+  }
 }
 
 /** Looks a section name up in the table; undefined when nothing matches. */
 export function sectionDef(name: string): SectionDef | undefined {
-  for (const [pattern, programType, attachType, flags = ''] of TABLE) {
-    if (!matches(pattern, name)) continue;
+  for (const c of COMPILED) {
+    if (!matches(c, name)) continue;
+    const [pattern, programType, attachType, flags = ''] = c.row;
     const slash = name.indexOf('/');
     return {
       pattern,
