@@ -38,6 +38,12 @@ import { ROOT } from './common.js';
 
 /** tc verdict of a packet that leaves by redirect (bpf_redirect_peer / bpf_redirect). */
 export const TC_ACT_REDIRECT = 7;
+/** XDP verdict of a packet that leaves by redirect (bpf_redirect). */
+export const XDP_REDIRECT = 4;
+
+/** struct xdp_md: size and offset of ingress_ifindex. */
+const XDP_MD_SIZE = 24;
+const XDP_MD_IFINDEX = 12;
 
 /** __sk_buff: size, and offsets of ifindex and cb[0] (include/uapi/linux/bpf.h). */
 const SKB_SIZE = 192;
@@ -118,14 +124,16 @@ export async function buildPathTopology(
   dp: Dataplane,
   prefix: string,
   monitors = 4,
+  hook: 'tcx' | 'xdp' = 'tcx',
 ): Promise<PathTopology> {
   const hosts = { a: `${prefix}a`, b: `${prefix}b`, c: `${prefix}c`, d: `${prefix}d` };
   dp.addHost(hosts.a, { address: `${PATH_ADDR.a}/24` });
   dp.addHost(hosts.b, { address: `${PATH_ADDR.b}/24` });
   dp.addHost(hosts.c, { address: `${PATH_ADDR.c}/24`, gateway: PATH_ADDR.r1p1 });
   dp.addHost(hosts.d, { address: `${PATH_ADDR.d}/24`, gateway: PATH_ADDR.r1p2 });
-  dp.createInstance('br1', 'bridge', { ports: { p1: {}, p2: {} } });
+  dp.createInstance('br1', 'bridge', { hook, ports: { p1: {}, p2: {} } });
   dp.createInstance('r1', 'router', {
+    hook,
     ports: {
       p1: { address: `${PATH_ADDR.r1p1}/24`, mac: LOOP_MAC },
       p2: { address: `${PATH_ADDR.r1p2}/24` },
@@ -237,10 +245,13 @@ export function routerCase(t: PathTopology, monitors: string[] = []): PathCase {
   };
 }
 
-/** The patch panel's entry program, as attached to a port's netdev (via its pinned link). */
-export function entryProgram(dp: Dataplane, instance: string, port: string): Program {
+/**
+ * The patch panel's entry program, as attached to a port's netdev (via its pinned link): the
+ * tcx one, or with `xdp` the XDP one of an instance on hook xdp.
+ */
+export function entryProgram(dp: Dataplane, instance: string, port: string, xdp = false): Program {
   const gid = dp.portGid(instance, port);
-  const l = Link.openPinned(path.join(dp.pinDir, 'links', `iovp${gid}`));
+  const l = Link.openPinned(path.join(dp.pinDir, 'links', `iovp${gid}${xdp ? ':xdp' : ''}`));
   try {
     return Program.fromId(l.info().progId);
   } finally {
@@ -277,13 +288,23 @@ function allStats(dp: Dataplane, instance: string): Map<string, PortStats> {
  * Runs a case `runs` times in one BPF_PROG_TEST_RUN call through the port's entry program and
  * checks that every run took the intended path (see the file comment). Throws otherwise.
  */
-export function runPath(dp: Dataplane, c: PathCase, runs: number, prog?: Program): PathRun {
-  const entry = prog ?? entryProgram(dp, c.ingress.instance, c.ingress.port);
+export function runPath(
+  dp: Dataplane,
+  c: PathCase,
+  runs: number,
+  prog?: Program,
+  xdp = false,
+): PathRun {
+  const entry = prog ?? entryProgram(dp, c.ingress.instance, c.ingress.port, xdp);
   const inGid = dp.portGid(c.ingress.instance, c.ingress.port);
   const outGid = dp.portGid(c.egress.instance, c.egress.port);
   const ifindex = linkByName(`iovp${inGid}`, { netns: dp.netns }).index;
-  const ctx = new Uint8Array(SKB_SIZE);
-  new DataView(ctx.buffer).setUint32(SKB_IFINDEX, ifindex, true);
+  const ctx = new Uint8Array(xdp ? XDP_MD_SIZE : SKB_SIZE);
+  new DataView(ctx.buffer).setUint32(xdp ? XDP_MD_IFINDEX : SKB_IFINDEX, ifindex, true);
+  // xdp_md.data_end must be the frame's length (data and data_meta 0: no metadata given).
+  if (xdp) new DataView(ctx.buffer).setUint32(4, c.frame.length, true);
+  const want = xdp ? XDP_REDIRECT : TC_ACT_REDIRECT;
+  const xdp0 = xdp ? dp.xdpTxPackets(c.egress.instance, c.egress.port) : 0;
   const before = allStats(dp, c.ingress.instance);
   const outBefore = dp.portStats(c.egress.instance, c.egress.port);
   const mon0 = c.monitors.map((m) => monCount(dp, m, outGid, 'out'));
@@ -292,7 +313,11 @@ export function runPath(dp: Dataplane, c: PathCase, runs: number, prog?: Program
     const fail = (what: string): never => {
       throw new Error(`bench path ${c.name}: ${what} (${runs} runs)`);
     };
-    if (r.retval !== TC_ACT_REDIRECT) fail(`verdict ${r.retval}, want TC_ACT_REDIRECT (7)`);
+    if (r.retval !== want)
+      fail(`verdict ${r.retval}, want ${xdp ? 'XDP_REDIRECT' : 'TC_ACT_REDIRECT'} (${want})`);
+    // XDP: every run was sent by the XDP build itself (none handed to tc).
+    if (xdp && dp.xdpTxPackets(c.egress.instance, c.egress.port) - xdp0 !== runs)
+      fail(`egress ${c.egress.instance}:${c.egress.port}: not every run sent from XDP`);
     const after = allStats(dp, c.ingress.instance);
     const rx = after.get(c.ingress.port)!.rxPackets - before.get(c.ingress.port)!.rxPackets;
     if (rx !== runs) fail(`ingress ${c.ingress.instance}:${c.ingress.port} rx +${rx}`);
@@ -310,7 +335,9 @@ export function runPath(dp: Dataplane, c: PathCase, runs: number, prog?: Program
       const n = monCount(dp, m, outGid, 'out') - mon0[i]!;
       if (n !== runs) fail(`monitor ${m} counted +${n} on the egress port`);
     });
-    c.checkOut?.(r.dataOut.subarray(0, c.frame.length), runs);
+    // XDP test-run hands back the metadata in front of the frame.
+    const skip = xdp ? r.dataOut.length - c.frame.length : 0;
+    c.checkOut?.(r.dataOut.subarray(skip, skip + c.frame.length), runs);
   } finally {
     if (!prog) entry.close();
   }
@@ -347,6 +374,21 @@ export function buildBenchArtifacts(): { sender: string; passthrough: string } {
     path.join(ROOT, 'bench', 'dataplane-null.bpf.c'),
     '-o',
     passthrough,
+  ]);
+  // Its XDP build next to it (found by the data plane as passthrough.xdp.bpf.o).
+  run('clang', [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-DIOV_XDP',
+    `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '-Wall',
+    '-Werror',
+    '-c',
+    path.join(ROOT, 'bench', 'dataplane-null.bpf.c'),
+    '-o',
+    passthrough.replace(/\.bpf\.o$/, '.xdp.bpf.o'),
   ]);
   return { sender, passthrough };
 }

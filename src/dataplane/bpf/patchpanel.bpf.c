@@ -29,7 +29,8 @@ int iov_entry(struct xdp_md *ctx)
 	struct iov_meta *m;
 	if (!gid)
 		return XDP_PASS;
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct iov_meta)))
+	/* Room for the position, unless the frame already has it (test-run repeats one buffer). */
+	if (!iov_meta_of(ctx) && bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct iov_meta)))
 		return XDP_PASS;
 	m = iov_meta_of(ctx);
 	if (!m)

@@ -7,6 +7,7 @@ import {
   routerCase,
   runPath,
   TC_ACT_REDIRECT,
+  XDP_REDIRECT,
 } from '../../../bench/dataplane-path.js';
 import { withDataplane } from './helpers.js';
 
@@ -37,5 +38,24 @@ test('bench path: bridge, router and stacked monitors take the measured path in 
     const flood = { ...bridgeCase(t), frame: bridgeCase(t).frame.slice() };
     flood.frame.set([0x02, 0, 0, 0, 0, 0x99], 0);
     assert.throws(() => runPath(dp, flood, 1), /bench path bridge: verdict 2/);
+  });
+});
+
+// The same on hook xdp: the XDP entry, the XDP builds of bridge, router and monitors, and a
+// redirect the XDP build performs itself (runPath checks the port's XDP-sent counter).
+test('bench path (XDP): bridge, router and stacked monitors take the measured XDP path in test-run', async () => {
+  await withDataplane(async (dp, px) => {
+    const t = await buildPathTopology(dp, px, 2, 'xdp');
+    const runs = 10;
+    for (const c of [bridgeCase(t), routerCase(t)]) {
+      const r = runPath(dp, c, runs, undefined, true);
+      assert.equal(r.retval, XDP_REDIRECT, c.name);
+    }
+    dp.attach('m1', 'br1', 'p2');
+    dp.attach('m2', 'br1', 'p2');
+    assert.equal(
+      runPath(dp, bridgeCase(t, ['m1', 'm2']), runs, undefined, true).retval,
+      XDP_REDIRECT,
+    );
   });
 });

@@ -32,7 +32,11 @@ function buildBridge(out: string, version: number): string {
   return path.join(out, 'bridge.bpf.o');
 }
 
-test('hot swap under load: bridge upgraded to a rebuilt object, monitor inserted and removed; no packet lost, MAC table kept', async () => {
+for (const hook of ['tcx', 'xdp'] as const)
+  test(`hot swap under load (hook ${hook}): bridge upgraded to a rebuilt object, monitor inserted and removed; no packet lost, MAC table kept`, () =>
+    hotSwap(hook));
+
+async function hotSwap(hook: 'tcx' | 'xdp'): Promise<void> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'iov-hotswap-'));
   try {
     const v2 = buildBridge(tmp, 2);
@@ -41,7 +45,7 @@ test('hot swap under load: bridge upgraded to a rebuilt object, monitor inserted
       const b = `${px}b`;
       dp.addHost(a, { address: '198.18.1.10/24' });
       dp.addHost(b, { address: '198.18.1.11/24' });
-      dp.createInstance('br1', 'bridge', { ports: { p1: {}, p2: {} } });
+      dp.createInstance('br1', 'bridge', { hook, ports: { p1: {}, p2: {} } });
       dp.createInstance('mon1', 'monitor');
       dp.connect({ kind: 'host', host: a }, { kind: 'port', instance: 'br1', port: 'p1' });
       dp.connect({ kind: 'host', host: b }, { kind: 'port', instance: 'br1', port: 'p2' });
@@ -51,6 +55,7 @@ test('hot swap under load: bridge upgraded to a rebuilt object, monitor inserted
       assert.equal(dp.variable('br1', 'bridge_version'), 1);
 
       const rx = await udpListen(b, { port: 0 });
+      const xdp0 = dp.xdpTxPackets('br1', 'p2');
       const count = 6000;
       let sent = 0;
       try {
@@ -92,8 +97,10 @@ test('hot swap under load: bridge upgraded to a rebuilt object, monitor inserted
         'learned MAC table survived both swaps',
       );
       assert.equal(dp.portStats('br1', 'p1').drops, 0);
+      // On XDP the stream stayed in XDP across both swaps (the new build's XDP program ran).
+      if (hook === 'xdp') assert.equal(dp.xdpTxPackets('br1', 'p2') - xdp0, count);
     });
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-});
+}
