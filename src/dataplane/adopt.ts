@@ -72,6 +72,16 @@ interface PortDeviceLike {
   ifindex: number;
   link: Link;
   pin: string;
+  xdp?: { link: Link; pin: string };
+  hostXdp?: { link: Link; pin: string; rx?: { link: Link; pin: string } };
+}
+
+/** The pinned links of a port's netdev (names under links/; see Dataplane.bindNetdev). */
+function devicePins(dev: string, hook: string, peer?: Endpoint): string[] {
+  if (hook !== 'xdp') return [dev];
+  return peer?.kind === 'host'
+    ? [dev, `${dev}:xdp`, `${dev}:host`, `${dev}:hostrx`]
+    : [dev, `${dev}:xdp`];
 }
 
 interface PortStateLike {
@@ -204,9 +214,7 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
   for (const s of state.instances) {
     const type = dp.types.get(s.type);
     if (!type) throw new AdoptError(`${where}: instance ${s.name}: unknown module type ${s.type}`);
-    // XDP instances' links (port netdevs, host sides) are pinned too, but re-adopting them is
-    // not done yet: the owner rebuilds instead.
-    if (s.hook !== 'tcx')
+    if (s.hook !== 'tcx' && s.hook !== 'xdp')
       throw new AdoptError(`${where}: instance ${s.name}: hook ${s.hook} cannot be adopted`);
     const dir = path.join(dp.pinDir, 'instances', s.name);
     const spec = loadCollectionSpec(s.object);
@@ -214,10 +222,11 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
       if (m.pinning === 'by_name' && !existsSync(path.join(dir, m.name.replace(/\./g, '_'))))
         throw new AdoptError(`${where}: instance ${s.name}: map ${m.name} is not pinned in ${dir}`);
     for (const p of s.ports)
-      if (p.device && !existsSync(path.join(dp.pinDir, 'links', p.device)))
-        throw new AdoptError(
-          `${where}: port ${s.name}:${p.name}: link of netdev ${p.device} is not pinned`,
-        );
+      for (const pin of p.device ? devicePins(p.device, s.hook, p.peer) : [])
+        if (!existsSync(path.join(dp.pinDir, 'links', pin)))
+          throw new AdoptError(
+            `${where}: port ${s.name}:${p.name}: link ${pin} of netdev ${p.device} is not pinned`,
+          );
     specs.set(s.name, spec);
   }
 
@@ -289,6 +298,17 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
           );
         }
         ps.device = { name: p.device, ifindex, link: Link.openPinned(pin), pin };
+        // Hook xdp: the XDP entry on the netdev and, for a host, iov_pass and iov_host_rx on
+        // the host side (pinned as <dev>:xdp, <dev>:host, <dev>:hostrx).
+        const opened = (suffix: string): { link: Link; pin: string } => {
+          const at = path.join(dp.pinDir, 'links', `${p.device}:${suffix}`);
+          return { link: Link.openPinned(at), pin: at };
+        };
+        if (s.hook === 'xdp') {
+          ps.device.xdp = opened('xdp');
+          if (p.peer?.kind === 'host')
+            ps.device.hostXdp = { ...opened('host'), rx: opened('hostrx') };
+        }
       }
       inst.ports.set(p.name, ps);
     }

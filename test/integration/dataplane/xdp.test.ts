@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyTopology, ConfigError, type Dataplane } from '../../../src/dataplane/index.js';
+import { builtinModules } from '../../../modules/index.js';
+import { applyTopology, ConfigError, Dataplane } from '../../../src/dataplane/index.js';
 import { udpListen, udpSend } from '../../helpers/netns.js';
-import { ping, withDataplane } from './helpers.js';
+import { ping, uniquePrefix, withDataplane } from './helpers.js';
 
 /**
  * Sends `n` UDP datagrams in batches and checks that exactly `n` arrived. Batches, because a
@@ -193,4 +194,34 @@ links:
     assert.deepEqual(dp.instanceNames(), []);
     assert.deepEqual(dp.hostNames(), []);
   });
+});
+
+test('xdp hook: a released data plane with an XDP bridge is adopted and keeps forwarding through XDP', async () => {
+  const px = uniquePrefix();
+  const name = `iovt-${process.pid}-xa`;
+  const a = `${px}a`;
+  const b = `${px}b`;
+  let dp = Dataplane.open({ name, types: builtinModules });
+  try {
+    dp.addHost(a, { address: '198.18.1.10/24' });
+    dp.addHost(b, { address: '198.18.1.11/24' });
+    dp.createInstance('br1', 'bridge', { hook: 'xdp', ports: { p1: {}, p2: {} } });
+    dp.connect({ kind: 'host', host: a }, { kind: 'port', instance: 'br1', port: 'p1' });
+    dp.connect({ kind: 'host', host: b }, { kind: 'port', instance: 'br1', port: 'p2' });
+    assert.equal((await ping(a, '198.18.1.11', 2)).code, 0);
+    const state = dp.snapshot();
+    dp.release();
+    // Nobody owns it now; the kernel still forwards (through XDP).
+    assert.equal((await ping(a, '198.18.1.11', 1)).code, 0);
+    dp = Dataplane.adopt({ name, types: builtinModules, state });
+    assert.equal(dp.topology().instances[0]!.hook, 'xdp');
+    const before = snap(dp, 'br1', 'p2');
+    const sent = await udpExactly(a, b, '198.18.1.11', 100);
+    assertXdpSent(dp, 'br1', 'p2', before, sent);
+    // Later changes work in place: the adopted port's links are owned again.
+    dp.disconnect({ kind: 'host', host: b });
+    assert.notEqual((await ping(a, '198.18.1.11', 1)).code, 0);
+  } finally {
+    dp.close();
+  }
 });
