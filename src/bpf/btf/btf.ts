@@ -34,6 +34,8 @@ const TYPE_HEADER = 12;
 const MAX_TYPE = 0x000fffff;
 /** How deep typedef/modifier chains may go before we call the BTF cyclic (libbpf uses 32). */
 const MAX_RESOLVE_DEPTH = 32;
+/** Up to this many types, {@link Btf.findByName} scans instead of building an index. */
+const SCAN_LIMIT = 512;
 /** Pointer size of the BPF target. */
 const PTR_SIZE = 8;
 
@@ -264,6 +266,17 @@ export class Btf {
 
   /** Ids of the types with exactly this name (and kind, if given). The index is built on first use. */
   findByName(name: string, kind?: BtfKind): number[] {
+    if (this.nameIndex === undefined && this.types.length <= SCAN_LIMIT) {
+      // An object's BTF is small and asked a few names while loading: scanning it costs less
+      // than building the index (a map entry and an array per name).
+      const out: number[] = [];
+      if (name === '') return out;
+      for (let id = 1; id < this.types.length; id++) {
+        const t = this.types[id]!;
+        if (t.name === name && (kind === undefined || t.kind === kind)) out.push(id);
+      }
+      return out;
+    }
     if (this.nameIndex === undefined) {
       const idx = new Map<string, number[]>();
       for (let id = 1; id < this.types.length; id++) {

@@ -133,16 +133,17 @@ class StrTab {
     this.text = text;
     return text;
   }
-  get(off: number, what: Lazy): string {
+  /** The string at `off`; errors name `what` and its index `i` ("section 3 name"). */
+  get(off: number, what: string, i: number): string {
     if (off < 0 || off >= this.length) {
       if (off === 0 && this.length === 0) return '';
       throw new ElfError(
-        `${what()}: string offset ${off} outside string table of ${this.length} bytes`,
+        `${what} ${i} name: string offset ${off} outside string table of ${this.length} bytes`,
       );
     }
     const text = this.decode();
     const end = text.indexOf('\0', off);
-    if (end < 0) throw new ElfError(`${what()}: unterminated string at offset ${off}`);
+    if (end < 0) throw new ElfError(`${what} ${i} name: unterminated string at offset ${off}`);
     const s = text.slice(off, end);
     // eslint-disable-next-line no-control-regex
     if (this.highBytes && /[^\x00-\x7f]/.test(s))
@@ -173,7 +174,7 @@ class Section implements ElfSection {
     private readonly file: Uint8Array,
     readonly index: number,
     readonly type: number,
-    readonly flags: bigint,
+    private readonly flagsHi: number,
     readonly flagBits: number,
     readonly size: number,
     readonly link: number,
@@ -181,6 +182,10 @@ class Section implements ElfSection {
     readonly entsize: number,
     private readonly offset: number,
   ) {}
+  /** As a BigInt only when asked for: a loader tests `flagBits`, and each BigInt is an allocation. */
+  get flags(): bigint {
+    return (BigInt(this.flagsHi) << 32n) | BigInt(this.flagBits);
+  }
   get data(): Uint8Array {
     if (this.view === undefined) {
       this.view =
@@ -233,7 +238,7 @@ export function parseElf(file: Uint8Array): ElfFile {
       file,
       i,
       type,
-      flagsHi === 0 ? BigInt(flagsLo) : dv.getBigUint64(o + 8, true),
+      flagsHi,
       flagsLo,
       size,
       dv.getUint32(o + 40, true),
@@ -253,7 +258,7 @@ export function parseElf(file: Uint8Array): ElfFile {
       : new StrTab(file, offsets[shstrndx]!, shstrSec.size);
   for (let i = 1; i < shnum; i++) {
     const s = sections[i]!;
-    s.name = shstr.get(dv.getUint32(shoff + i * shentsize, true), () => `section ${i} name`);
+    s.name = shstr.get(dv.getUint32(shoff + i * shentsize, true), 'section', i);
   }
 
   const symbols: ElfSymbol[] = [];
@@ -261,10 +266,13 @@ export function parseElf(file: Uint8Array): ElfFile {
     if (symtab.link >= sections.length)
       throw new ElfError(`symbol table links to missing section ${symtab.link}`);
     const strSec = sections[symtab.link]!;
+    // clang keeps section and symbol names in one table: decode it once.
     const strtab =
-      strSec.type === SHT_NOBITS || strSec.index === 0
-        ? new StrTab(file, 0, 0)
-        : new StrTab(file, offsets[strSec.index]!, strSec.size);
+      symtab.link === shstrndx
+        ? shstr
+        : strSec.type === SHT_NOBITS || strSec.index === 0
+          ? new StrTab(file, 0, 0)
+          : new StrTab(file, offsets[strSec.index]!, strSec.size);
     const base = offsets[symtab.index]!;
     // Section 0 has no bytes, whatever its header says.
     const n = symtab.index === 0 ? 0 : Math.floor(symtab.size / 24);
@@ -277,7 +285,7 @@ export function parseElf(file: Uint8Array): ElfFile {
       if (size < 0) tooLarge(`symbol ${i} size`);
       symbols.push({
         index: i,
-        name: strtab.get(dv.getUint32(o, true), () => `symbol ${i} name`),
+        name: strtab.get(dv.getUint32(o, true), 'symbol', i),
         bind: info >> 4,
         type: info & 0xf,
         visibility: dv.getUint8(o + 5) & 3,

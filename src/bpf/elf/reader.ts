@@ -42,6 +42,8 @@ import { sectionDef } from './sections.js';
 import { parseBtfMaps } from './btf-maps.js';
 import { kconfigLayout } from './kconfig.js';
 
+const utf8 = new TextDecoder();
+
 /** An object file that cannot be turned into a spec. */
 export class ObjectError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -141,7 +143,7 @@ class Reader {
   read(): CollectionSpec {
     const { elf } = this;
     const lic = elf.sectionByName('license');
-    if (lic) this.license = new TextDecoder().decode(lic.data).replace(/\0.*$/s, '');
+    if (lic) this.license = utf8.decode(lic.data).replace(/\0.*$/s, '');
     const ver = elf.sectionByName('version');
     if (ver && ver.data.byteLength >= 4)
       this.kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset).getUint32(0, true);
@@ -161,20 +163,21 @@ class Reader {
           throw new ObjectError(`section .BTF.ext: ${(err as Error).message}`, { cause: err });
         }
       }
-      const secs = elf.sections.map((s) => ({ name: s.name, size: s.size }));
-      const syms = elf.symbols
-        .filter(
-          (s) =>
-            s.sectionIndex !== SHN_UNDEF &&
-            s.sectionIndex < elf.sections.length &&
-            s.type !== STT_SECTION,
+      // Sections already have the name and size the fix-up wants; symbols get their section name.
+      const syms: { name: string; section: string; offset: number }[] = [];
+      for (const sym of elf.symbols) {
+        if (
+          sym.sectionIndex !== SHN_UNDEF &&
+          sym.sectionIndex < elf.sections.length &&
+          sym.type !== STT_SECTION
         )
-        .map((s) => ({
-          name: s.name,
-          section: elf.sections[s.sectionIndex]!.name,
-          offset: s.value,
-        }));
-      fixupForKernel(this.btf, secs, syms);
+          syms.push({
+            name: sym.name,
+            section: elf.sections[sym.sectionIndex]!.name,
+            offset: sym.value,
+          });
+      }
+      fixupForKernel(this.btf, elf.sections, syms);
     }
 
     this.readLegacyMaps();
