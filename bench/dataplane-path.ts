@@ -362,34 +362,25 @@ export function buildBenchArtifacts(): { sender: string; passthrough: string } {
     sender,
     path.join(ROOT, 'bench', 'dataplane-sender.c'),
   ]);
-  run('clang', [
-    '-O2',
-    '-g',
-    '-target',
-    'bpf',
-    `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
-    '-Wall',
-    '-Werror',
-    '-c',
-    path.join(ROOT, 'bench', 'dataplane-null.bpf.c'),
-    '-o',
-    passthrough,
-  ]);
-  // Its XDP build next to it (found by the data plane as passthrough.xdp.bpf.o).
-  run('clang', [
-    '-O2',
-    '-g',
-    '-target',
-    'bpf',
-    '-DIOV_XDP',
-    `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
-    '-Wall',
-    '-Werror',
-    '-c',
-    path.join(ROOT, 'bench', 'dataplane-null.bpf.c'),
-    '-o',
-    passthrough.replace(/\.bpf\.o$/, '.xdp.bpf.o'),
-  ]);
+  // The tc build, and its XDP build next to it (found by the data plane as passthrough.xdp.bpf.o).
+  for (const [extra, obj] of [
+    [[], passthrough],
+    [['-DIOV_XDP'], passthrough.replace(/\.bpf\.o$/, '.xdp.bpf.o')],
+  ] as const)
+    run('clang', [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      ...extra,
+      `-I/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+      '-Wall',
+      '-Werror',
+      '-c',
+      path.join(ROOT, 'bench', 'dataplane-null.bpf.c'),
+      '-o',
+      obj,
+    ]);
   return { sender, passthrough };
 }
 

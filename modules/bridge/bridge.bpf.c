@@ -107,8 +107,9 @@ int bridge(iov_ctx_t *ctx)
 	__builtin_memcpy(dst.mac, eth->h_dest, 6);
 
 	/*
-	 * XDP build: VLAN work (tags are out of band on veth, invisible to XDP) is the tc build's;
-	 * hand it over before anything changed. Untagged traffic between access ports stays here.
+	 * XDP build: frames entering through a trunk port are the tc build's (veth hands XDP the
+	 * frame without its out-of-band tag); hand them over before anything changed. Untagged
+	 * frames from access ports stay here, tagged on the way out to a trunk (iov_vlan_push).
 	 */
 	if (IOV_IS_XDP && (ip->mode == BR_MODE_TRUNK || eth->h_proto == bpf_htons(ETH_P_8021Q)))
 		return iov_punt_here(ctx);
@@ -161,8 +162,6 @@ int bridge(iov_ctx_t *ctx)
 			op = bpf_map_lookup_elem(&br_ports, &out);
 			if (!op || !op->enabled || !vlan_ok(op, vid))
 				return iov_drop(ctx);
-			if (IOV_IS_XDP && op->mode == BR_MODE_TRUNK && vid != op->pvid)
-				return iov_punt_here(ctx); /* needs a tag: the tc build pushes it */
 			if (tag_for(ctx, op, vid) < 0)
 				return iov_drop(ctx);
 			return iov_out(ctx, out);

@@ -24,7 +24,7 @@ import type { Program } from '../bpf/index.js';
 import { linkByName, netnsExists } from '../net/index.js';
 import type { Endpoint, HostConfig } from './dataplane.js';
 import type { InstanceContext, ModuleController, ModuleType, PortInfo } from './module.js';
-import { patchPanelObject } from './paths.js';
+import { patchPanelObject, SHARED_MAPS } from './paths.js';
 import { xdpBuildOf } from './xdp.js';
 
 /** What a running data plane is, beyond what the kernel holds: see the file comment. */
@@ -134,15 +134,6 @@ export interface DataplaneInternals {
   setSlots(inst: InstanceStateLike): void;
 }
 
-const SHARED_MAPS = [
-  'iov_patch',
-  'iov_patch_xdp',
-  'iov_ports',
-  'iov_stats',
-  'iov_pktin',
-  'iov_cfg',
-  'iov_ifports',
-];
 const LOOP_DEV = 'iovloop0';
 
 function u32(n: number): Uint8Array {

@@ -45,7 +45,7 @@ import type {
   PortInfo,
 } from './module.js';
 import { adoptInto, snapshotOf, type DataplaneInternals, type DataplaneState } from './adopt.js';
-import { DEFAULT_BPFFS_ROOT, patchPanelObject } from './paths.js';
+import { DEFAULT_BPFFS_ROOT, patchPanelObject, SHARED_MAPS } from './paths.js';
 import { ConfigError, validate } from './schema.js';
 import { checkXdpHook, xdpBuildOf } from './xdp.js';
 
@@ -196,15 +196,6 @@ const PORT_USED = 1;
 /** iov_port.flags: the host side of the port's veth runs XDP (the XDP build may redirect). */
 const PORT_XDP_TX = 2;
 const PEER_KIND = { none: 0, host: 1, netdev: 2, port: 3 } as const;
-const SHARED_MAPS = [
-  'iov_patch',
-  'iov_patch_xdp',
-  'iov_ports',
-  'iov_stats',
-  'iov_pktin',
-  'iov_cfg',
-  'iov_ifports',
-];
 const LOOP_DEV = 'iovloop0';
 const LOOP_PEER = 'iovloop1';
 

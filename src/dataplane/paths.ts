@@ -23,3 +23,17 @@ export function patchPanelObject(): string {
 
 /** Default bpffs directory under which each data plane pins its state. */
 export const DEFAULT_BPFFS_ROOT = '/sys/fs/bpf/iovisor';
+
+/**
+ * The patch panel's maps every object shares (pinned in the data plane's `shared` directory and
+ * into each instance's pin directory before its object loads).
+ */
+export const SHARED_MAPS: readonly string[] = [
+  'iov_patch',
+  'iov_patch_xdp',
+  'iov_ports',
+  'iov_stats',
+  'iov_pktin',
+  'iov_cfg',
+  'iov_ifports',
+];

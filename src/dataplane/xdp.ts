@@ -13,8 +13,10 @@
  *   `iov_pass` (XDP_PASS), because a veth delivers frames redirected into it by XDP only when
  *   its peer runs XDP (that is what gives it the NAPI context that receives them).
  * - What the XDP build does not do itself it hands to the tc build at the same position, before
- *   it changed the frame: flooding (clones through the loop device), VLAN tags (veth hands XDP
- *   the frame without its out-of-band tag), the slow path (ARP/ND, ICMP errors, packets for the
+ *   it changed the frame: flooding (clones through the loop device, so that each copy passes its
+ *   port's egress chain and can reach another module's port, which a DEVMAP broadcast cannot),
+ *   frames entering through a VLAN trunk (veth hands XDP the frame without its out-of-band tag;
+ *   tags on the way out are pushed in XDP with bpf_xdp_adjust_head), the slow path (ARP/ND, ICMP errors, packets for the
  *   router), netdev peers, hosts on tcx ports, and instances without an XDP build. The frame is
  *   passed up (XDP_PASS) with `iov_meta.punt` set, and the tcx entry on the same netdev resumes
  *   exactly there (tail call into that slot's tc program, or on along the chain). Counters are

@@ -557,8 +557,8 @@ static __always_inline int iov_out(iov_ctx_t *ctx, __u32 port)
 
 #ifdef IOV_XDP
 /*
- * The XDP build floods, handles tags and punts to the controller by handing the packet to the
- * tc build (iov_punt_here, before anything changed the frame); these are never reached there.
+ * The XDP build floods, reads tags and punts to the controller by handing the packet to the tc
+ * build (iov_punt_here, before anything changed the frame); these are never reached there.
  */
 static __always_inline int iov_clone_out(iov_ctx_t *ctx, __u32 port)
 {
@@ -570,9 +570,23 @@ static __always_inline int iov_packet_in(iov_ctx_t *ctx, __u32 reason, __u32 arg
 	return iov_punt_here(ctx);
 }
 
+/*
+ * Pushes an 802.1Q tag into the frame: 4 bytes more headroom (bpf_xdp_adjust_head moves the
+ * metadata along), the MACs moved to the front, TPID and TCI after them.
+ */
 static __always_inline long iov_vlan_push(iov_ctx_t *ctx, __u16 vid)
 {
-	return -1;
+	if (bpf_xdp_adjust_head(ctx, -4))
+		return -1;
+	__u16 *h = iov_data(ctx);
+	if ((void *)(h + 8) > iov_data_end(ctx))
+		return -1;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < 6; i++)
+		h[i] = h[i + 2];
+	h[6] = bpf_htons(ETH_P_8021Q);
+	h[7] = bpf_htons(vid & 0xfff);
+	return 0;
 }
 
 static __always_inline long iov_vlan_pop(iov_ctx_t *ctx)

@@ -8,7 +8,13 @@ import { ping, withDataplane } from './helpers.js';
 // off, `ip link add ... type vlan` says "Unknown device type"), so the trunk is between two
 // bridge instances over a real veth pair in the data plane namespace: tagged frames cross a
 // wire (checked with tshark), and access hosts on both sides must only reach their own VLAN.
-test('vlan: access ports isolated per VLAN; a trunk over a veth carries VLANs 10 and 20 tagged and drops others', async () => {
+// On hook xdp, untagged frames from access ports stay in XDP and are tagged there on the way
+// to the trunk (bpf_xdp_adjust_head); what enters through the trunk and floods go to tc.
+for (const hook of ['tcx', 'xdp'] as const)
+  test(`vlan (hook ${hook}): access ports isolated per VLAN; a trunk over a veth carries VLANs 10 and 20 tagged and drops others`, () =>
+    vlan(hook));
+
+async function vlan(hook: 'tcx' | 'xdp'): Promise<void> {
   await withDataplane(async (dp, px) => {
     const h = (n: string): string => `${px}${n}`;
     dp.addHost(h('a10'), { address: '198.18.10.1/24' });
@@ -20,6 +26,7 @@ test('vlan: access ports isolated per VLAN; a trunk over a veth carries VLANs 10
     dp.addHost(h('y30'), { address: '198.18.10.30/24' });
     createVeth('trk0', 'trk1', { netns: dp.netns });
     dp.createInstance('br1', 'bridge', {
+      hook,
       ports: {
         p1: { mode: 'access', vlan: 10 },
         p2: { mode: 'access', vlan: 20 },
@@ -28,6 +35,7 @@ test('vlan: access ports isolated per VLAN; a trunk over a veth carries VLANs 10
       },
     });
     dp.createInstance('br2', 'bridge', {
+      hook,
       ports: {
         p1: { mode: 'trunk', vlans: [10, 20, 30] },
         p2: { mode: 'access', vlan: 10 },
@@ -119,4 +127,4 @@ test('vlan: access ports isolated per VLAN; a trunk over a veth carries VLANs 10
       [10, 20],
     );
   });
-});
+}
