@@ -93,7 +93,8 @@ function ffiSyscallNs(): number {
     dv.setUint32(0, m.fd.raw, true);
     dv.setBigUint64(8, s.address(key), true);
     dv.setBigUint64(16, s.address(value), true);
-    const at = s.address(attr);
+    // As the loaders pass it: a number, not a BigInt.
+    const at = Number(s.address(attr));
     const batches: number[] = [];
     for (let b = 0; b < 15; b++) {
       const t = process.hrtime.bigint();

@@ -107,7 +107,7 @@ export class BpfMap {
       maxEntries = possibleCpus();
     }
     // The attr lives in the shared arena: no buffer to allocate and no address to look up.
-    const attr = arena.reserve(BPF_ATTR_SIZE);
+    arena.reserve(BPF_ATTR_SIZE);
     const { bytes, dv } = arena;
     bytes.fill(0, 0, BPF_ATTR_SIZE);
     dv.setUint32(0, partial.type, true);
@@ -133,7 +133,7 @@ export class BpfMap {
     }
     let fd: number;
     try {
-      fd = sys().bpfAt(BpfCmd.MAP_CREATE, attr, BPF_ATTR_SIZE);
+      fd = sys().bpfAt(BpfCmd.MAP_CREATE, arena.baseNumber, BPF_ATTR_SIZE);
     } catch (err) {
       throw new Error(
         `create map ${partial.name} (${mapTypeName(partial.type)}): ${(err as Error).message}`,
@@ -323,21 +323,33 @@ export class BpfMap {
     return decodeValue(this.btf, type, bytes);
   }
 
-  /** Issues one element command with the scratch key (or NULL) and a second pointer. */
+  /** valueBufferSize, computed once: the hot element operations ask for it on every call. */
+  private vbs = -1;
+
+  private bufferSize(): number {
+    if (this.vbs < 0) this.vbs = this.valueBufferSize;
+    return this.vbs;
+  }
+
+  /**
+   * Issues one element command with the scratch key (or NULL) and a second pointer, and returns
+   * the scratch (where the kernel left a value or next key).
+   */
   private elemOp(
     cmd: BpfCmd,
     key: Uint8Array | undefined,
     second: 'value' | 'next' | 'none',
     flags: number,
-  ): void {
-    const s = elemScratch(this.keySize, this.valueBufferSize);
+  ): ElemScratch {
+    const s = elemScratch(this.keySize, this.bufferSize());
     if (key) {
-      if (key.byteLength !== this.keySize) {
-        throw new Error(
-          `map ${this.name}: key must be ${this.keySize} bytes, got ${key.byteLength}`,
-        );
+      const n = this.keySize;
+      if (key.byteLength !== n) {
+        throw new Error(`map ${this.name}: key must be ${n} bytes, got ${key.byteLength}`);
       }
-      s.key.set(key);
+      // Small keys: a loop beats TypedArray.prototype.set's call overhead.
+      if (n <= 16) for (let i = 0; i < n; i++) s.key[i] = key[i]!;
+      else s.key.set(key);
     }
     const state =
       (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
@@ -357,17 +369,8 @@ export class BpfMap {
     } else if (this.fd.closed) {
       throw new ClosedError(`map ${this.name}`);
     }
-    s.sys.bpfAt(cmd, s.attrAddr, BPF_ATTR_SIZE);
-  }
-
-  /** The value bytes the last element operation left in the shared scratch. */
-  private scratchValue(): Uint8Array {
-    return elemScratch(this.keySize, this.valueBufferSize).value;
-  }
-
-  /** The key bytes the last get-next-key left in the shared scratch. */
-  private scratchNext(): Uint8Array {
-    return elemScratch(this.keySize, this.valueBufferSize).next;
+    s.sys.bpfAt(cmd, s.attrAddrNum, BPF_ATTR_SIZE);
+    return s;
   }
 
   /**
@@ -375,18 +378,23 @@ export class BpfMap {
    * copied there (and `out` returned) instead of into a new buffer.
    */
   lookupBytes(key: Uint8Array, out?: Uint8Array): Uint8Array | undefined {
+    let s: ElemScratch;
     try {
-      this.elemOp(BpfCmd.MAP_LOOKUP_ELEM, key, 'value', 0);
+      s = this.elemOp(BpfCmd.MAP_LOOKUP_ELEM, key, 'value', 0);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: lookup: ${(err as Error).message}`, { cause: err });
     }
-    const v = this.scratchValue();
+    const v = s.value;
+    const size = this.bufferSize();
     if (out) {
-      out.set(v.subarray(0, Math.min(out.byteLength, this.valueBufferSize)));
+      const n = Math.min(out.byteLength, size);
+      // Small values: copy in a loop rather than making a subarray view per lookup.
+      if (n <= 32) for (let i = 0; i < n; i++) out[i] = v[i]!;
+      else out.set(v.subarray(0, n));
       return out;
     }
-    return v.slice(0, this.valueBufferSize);
+    return v.slice(0, size);
   }
 
   /** Looks a key up and decodes the value; undefined when absent. */
@@ -397,12 +405,15 @@ export class BpfMap {
 
   /** Raw update. */
   updateBytes(key: Uint8Array, value: Uint8Array, flags: UpdateFlags = UpdateFlags.Any): void {
-    if (value.byteLength !== this.valueBufferSize) {
+    if (value.byteLength !== this.bufferSize()) {
       throw new Error(
         `map ${this.name}: value must be ${this.valueBufferSize} bytes, got ${value.byteLength}`,
       );
     }
-    elemScratch(this.keySize, this.valueBufferSize).value.set(value);
+    const scratchValue = elemScratch(this.keySize, this.bufferSize()).value;
+    if (value.byteLength <= 32)
+      for (let i = 0; i < value.byteLength; i++) scratchValue[i] = value[i]!;
+    else scratchValue.set(value);
     try {
       this.elemOp(BpfCmd.MAP_UPDATE_ELEM, key, 'value', flags);
     } catch (err) {
@@ -428,13 +439,14 @@ export class BpfMap {
 
   /** The key after `key` (or the first key when undefined); undefined at the end. */
   nextKeyBytes(key: Uint8Array | undefined): Uint8Array | undefined {
+    let s: ElemScratch;
     try {
-      this.elemOp(BpfCmd.MAP_GET_NEXT_KEY, key, 'next', 0);
+      s = this.elemOp(BpfCmd.MAP_GET_NEXT_KEY, key, 'next', 0);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw new Error(`map ${this.name}: next key: ${(err as Error).message}`, { cause: err });
     }
-    return this.scratchNext().slice(0, this.keySize);
+    return s.next.slice(0, this.keySize);
   }
 
   /** Iterates raw keys. */
@@ -590,10 +602,10 @@ export class BpfMap {
   freeze(): void {
     try {
       const fd = this.fd.raw;
-      const attr = arena.reserve(BPF_ATTR_SIZE);
+      arena.reserve(BPF_ATTR_SIZE);
       arena.bytes.fill(0, 0, BPF_ATTR_SIZE);
       arena.dv.setUint32(0, fd, true);
-      sys().bpfAt(BpfCmd.MAP_FREEZE, attr, BPF_ATTR_SIZE);
+      sys().bpfAt(BpfCmd.MAP_FREEZE, arena.baseNumber, BPF_ATTR_SIZE);
     } catch (err) {
       throw new Error(`map ${this.name}: freeze: ${(err as Error).message}`, { cause: err });
     }
@@ -630,6 +642,8 @@ interface ElemScratch {
   value: Uint8Array;
   next: Uint8Array;
   attrAddr: bigint;
+  /** attrAddr as a number: the FFI takes it without a BigInt conversion. */
+  attrAddrNum: number;
   keyAddr: bigint;
   valueAddr: bigint;
   nextAddr: bigint;
@@ -664,12 +678,15 @@ function elemScratch(keySize: number, valueSize: number): ElemScratch {
     key,
     value,
     next,
-    attrAddr: cur.address(attr),
+    attrAddr: 0n,
+    attrAddrNum: 0,
     keyAddr: cur.address(key),
     valueAddr: cur.address(value),
     nextAddr: cur.address(next),
     user: undefined,
     state: -1,
   };
+  scratch.attrAddr = cur.address(attr);
+  scratch.attrAddrNum = Number(scratch.attrAddr);
   return scratch;
 }

@@ -389,7 +389,7 @@ export class Program {
       if (btfId !== undefined) dv.setUint32(108, btfId, true);
       try {
         return new Program(
-          sys().bpfAt(BpfCmd.PROG_LOAD, base, BPF_ATTR_SIZE),
+          sys().bpfAt(BpfCmd.PROG_LOAD, arena.baseNumber, BPF_ATTR_SIZE),
           spec.name,
           spec.type,
           spec,

@@ -14,6 +14,8 @@ export class Arena {
   dv = new DataView(this.bytes.buffer);
   private owner: Sys | undefined;
   private base = 0n;
+  /** The base address as a number, for {@link Sys.bpfAt} (no BigInt conversion per call). */
+  baseNumber = 0;
 
   /**
    * Makes room for `size` bytes and returns the base address. Growing replaces the buffer, so
@@ -31,6 +33,7 @@ export class Arena {
     // A test may have swapped in a fake Sys: addresses are only meaningful to the one that gave them.
     if (s !== this.owner) {
       this.base = s.address(this.bytes);
+      this.baseNumber = Number(this.base);
       this.owner = s;
     }
     return this.base;

@@ -66,8 +66,8 @@ export class FakeSys implements Sys {
     return base;
   }
 
-  bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number {
-    return this.bpf(cmd, this.deref(attrAddress, size));
+  bpfAt(cmd: BpfCmd, attrAddress: bigint | number, size: number): number {
+    return this.bpf(cmd, this.deref(BigInt(attrAddress), size));
   }
 
   bpf(cmd: BpfCmd, attr: Uint8Array): number {

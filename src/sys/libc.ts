@@ -77,7 +77,7 @@ function makeRealSys(): Sys {
         throw new SysError(`bpf(BPF_${BpfCmd[cmd] ?? cmd})`, errno);
       }
     },
-    bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number {
+    bpfAt(cmd: BpfCmd, attrAddress: bigint | number, size: number): number {
       for (;;) {
         const r = Number(bpfCallAt(SYS_bpf, cmd, attrAddress, size));
         if (r >= 0) return r;

@@ -27,9 +27,11 @@ export interface Sys {
   bpf(cmd: BpfCmd, attr: Uint8Array): number;
   /**
    * bpf(2) on an attr given by address (see {@link address}): the hot path for map element
-   * operations, which reuse one attr buffer and skip koffi's per-call buffer handling.
+   * operations, which reuse one attr buffer and skip koffi's per-call buffer handling. The
+   * address may be a number (user-space addresses fit in 53 bits), which spares the FFI a
+   * BigInt conversion on every call.
    */
-  bpfAt(cmd: BpfCmd, attrAddress: bigint, size: number): number;
+  bpfAt(cmd: BpfCmd, attrAddress: bigint | number, size: number): number;
   /** The address of a buffer, to embed in an attr. Valid while the buffer is alive and unmoved. */
   address(buf: Uint8Array): bigint;
   /** close(2). */

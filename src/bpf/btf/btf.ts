@@ -405,7 +405,7 @@ export class Btf {
         dv.setBigUint64(0, base + BigInt(blobOff), true);
         dv.setUint32(16, raw.byteLength, true);
         try {
-          return s.bpfAt(BpfCmd.BTF_LOAD, base, BPF_ATTR_SIZE);
+          return s.bpfAt(BpfCmd.BTF_LOAD, arena.baseNumber, BPF_ATTR_SIZE);
         } catch {
           // Retried below with a verifier log, so the error carries the kernel's explanation.
         }
