@@ -264,6 +264,12 @@ export class Collection {
   }
 
   private tryCreate(m: MapSpec, innerMapFd: number | undefined): BpfMap {
+    // The kernel refuses a key type without a value type (EINVAL since 5.6; prog arrays and
+    // maps of maps declared with __type(key, ...) look like that). libbpf sends it anyway and
+    // retries without BTF; skipping the doomed call gives the retry's result without a failed
+    // syscall and two exceptions per load.
+    if (this.btfFd !== undefined && m.keyType !== undefined && m.valueType === undefined)
+      return BpfMap.create(m, { innerMapFd });
     try {
       return BpfMap.create(m, { btfFd: this.btfFd, innerMapFd });
     } catch (err) {

@@ -380,8 +380,12 @@ export class Btf {
     const words: number[] = [];
     for (const id of this.dirty) {
       words.length = 0;
-      if (!encodeType(this.types[id]!, id, (n) => this.strings.find(n), words)) return false;
       const at = offsets[id]!;
+      // Fix-ups keep names: the type's own name is usually where it was, no table search.
+      const origName = dv.getUint32(at, true);
+      const nameOf = (n: string): number =>
+        n !== '' && this.strings.get(origName) === n ? origName : this.strings.find(n);
+      if (!encodeType(this.types[id]!, id, nameOf, words)) return false;
       if (words.length * 4 !== offsets[id + 1]! - at) return false;
       for (let i = 0; i < words.length; i++) dv.setUint32(at + i * 4, words[i]!, true);
     }
