@@ -37,12 +37,14 @@ import {
   type ElfFile,
   type ElfRelocation,
   type ElfSection,
+  type ElfSymbol,
 } from './elf.js';
 import { sectionDef } from './sections.js';
 import { parseBtfMaps } from './btf-maps.js';
 import { kconfigLayout } from './kconfig.js';
 
 const utf8 = new TextDecoder();
+const NO_SYMBOLS: ElfSymbol[] = [];
 
 /** An object file that cannot be turned into a spec. */
 export class ObjectError extends Error {
@@ -197,6 +199,22 @@ class Reader {
     };
   }
 
+  private bySection: Map<number, ElfSymbol[]> | undefined;
+
+  /** Symbols defined in one section, in symbol-table order (grouped once, in one pass). */
+  private symbolsIn(index: number): ElfSymbol[] {
+    if (this.bySection === undefined) {
+      const m = new Map<number, ElfSymbol[]>();
+      for (const sym of this.elf.symbols) {
+        const list = m.get(sym.sectionIndex);
+        if (list === undefined) m.set(sym.sectionIndex, [sym]);
+        else list.push(sym);
+      }
+      this.bySection = m;
+    }
+    return this.bySection.get(index) ?? NO_SYMBOLS;
+  }
+
   private addMap(spec: MapSpec, where: string): void {
     if (this.maps.has(spec.name))
       throw new ObjectError(`${where}: map ${spec.name} declared twice`);
@@ -207,9 +225,7 @@ class Reader {
   private readLegacyMaps(): void {
     for (const sec of this.elf.sections) {
       if (sec.name !== 'maps' && !sec.name.startsWith('maps/')) continue;
-      const syms = this.elf.symbols.filter(
-        (s) => s.sectionIndex === sec.index && s.type !== STT_SECTION && s.name,
-      );
+      const syms = this.symbolsIn(sec.index).filter((s) => s.type !== STT_SECTION && s.name);
       if (syms.length === 0 && sec.size > 0)
         throw new ObjectError(`section ${sec.name}: map definitions without symbols`);
       for (const sym of syms) {
@@ -244,8 +260,8 @@ class Reader {
     if (!sec) return;
     if (!this.btf) throw new ObjectError('section .maps needs BTF: compile with -g');
     const offsets = new Map<string, number>();
-    for (const s of this.elf.symbols)
-      if (s.sectionIndex === sec.index && s.type !== STT_SECTION) offsets.set(s.name, s.value);
+    for (const s of this.symbolsIn(sec.index))
+      if (s.type !== STT_SECTION) offsets.set(s.name, s.value);
     for (const { spec, valuesOffset } of parseBtfMaps(this.btf, offsets)) {
       this.addMap(spec, 'section .maps');
       if (valuesOffset !== undefined) this.valuesOffsets.set(spec.name, valuesOffset);
@@ -288,14 +304,8 @@ class Reader {
       this.dataMaps.set(sec.index, mapName);
       // Variables: prefer BTF (types and statics), fall back to ELF symbols.
       const vars = new Map<string, VariableSpec>();
-      for (const sym of this.elf.symbols) {
-        if (
-          sym.sectionIndex !== sec.index ||
-          sym.type === STT_SECTION ||
-          !sym.name ||
-          sym.name.startsWith('.')
-        )
-          continue;
+      for (const sym of this.symbolsIn(sec.index)) {
+        if (sym.type === STT_SECTION || !sym.name || sym.name.startsWith('.')) continue;
         vars.set(sym.name, {
           name: sym.name,
           map: mapName,
@@ -381,8 +391,8 @@ class Reader {
         continue;
       if (sec.size % INSN_SIZE !== 0)
         throw new ObjectError(`section ${sec.name}: size ${sec.size} is not a multiple of 8`);
-      const syms = this.elf.symbols
-        .filter((s) => s.sectionIndex === sec.index && s.type === STT_FUNC)
+      const syms = this.symbolsIn(sec.index)
+        .filter((s) => s.type === STT_FUNC)
         .sort((a, b) => a.value - b.value);
       if (syms.length === 0) {
         out.push({
