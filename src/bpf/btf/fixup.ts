@@ -75,7 +75,14 @@ export function fixupForKernel(
       }
       return { type: v.type, offset: sym.offset, size: v.size || btf.sizeof(v.type) };
     });
-    vars.sort((a, b) => a.offset - b.offset);
+    // Usually already in offset order: check before paying for a sort with a comparator.
+    let sorted = true;
+    for (let i = 1; i < vars.length; i++)
+      if (vars[i - 1]!.offset > vars[i]!.offset) {
+        sorted = false;
+        break;
+      }
+    if (!sorted) vars.sort((a, b) => a.offset - b.offset);
     for (const v of vars) {
       if (v.offset + v.size > size) {
         throw new BtfError(
@@ -83,7 +90,7 @@ export function fixupForKernel(
         );
       }
     }
-    btf.set(id, { ...t, size, vars });
+    btf.set(id, { kind: t.kind, name: t.name, size, vars });
   }
 }
 
