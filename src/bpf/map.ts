@@ -340,8 +340,9 @@ export class BpfMap {
     key: Uint8Array | undefined,
     second: 'value' | 'next' | 'none',
     flags: number,
+    scratch?: ElemScratch,
   ): ElemScratch {
-    const s = elemScratch(this.keySize, this.bufferSize());
+    const s = scratch ?? elemScratch(this.keySize, this.bufferSize());
     if (key) {
       const n = this.keySize;
       if (key.byteLength !== n) {
@@ -410,12 +411,12 @@ export class BpfMap {
         `map ${this.name}: value must be ${this.valueBufferSize} bytes, got ${value.byteLength}`,
       );
     }
-    const scratchValue = elemScratch(this.keySize, this.bufferSize()).value;
-    if (value.byteLength <= 32)
-      for (let i = 0; i < value.byteLength; i++) scratchValue[i] = value[i]!;
-    else scratchValue.set(value);
+    const s = elemScratch(this.keySize, this.bufferSize());
+    const dst = s.value;
+    if (value.byteLength <= 32) for (let i = 0; i < value.byteLength; i++) dst[i] = value[i]!;
+    else dst.set(value);
     try {
-      this.elemOp(BpfCmd.MAP_UPDATE_ELEM, key, 'value', flags);
+      this.elemOp(BpfCmd.MAP_UPDATE_ELEM, key, 'value', flags, s);
     } catch (err) {
       throw new Error(`map ${this.name}: update: ${(err as Error).message}`, { cause: err });
     }
