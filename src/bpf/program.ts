@@ -388,12 +388,9 @@ export class Program {
       }
       if (btfId !== undefined) dv.setUint32(108, btfId, true);
       try {
-        return new Program(
-          sys().bpfAt(BpfCmd.PROG_LOAD, arena.baseNumber, BPF_ATTR_SIZE),
-          spec.name,
-          spec.type,
-          spec,
-        );
+        const fd = sys().bpfAt(BpfCmd.PROG_LOAD, arena.baseNumber, BPF_ATTR_SIZE);
+        arena.shrink();
+        return new Program(fd, spec.name, spec.type, spec);
       } catch (err) {
         if (!(err instanceof SysError)) throw err;
         // Fall through: retry with a log so the error says why.
@@ -406,6 +403,7 @@ export class Program {
     const licenseCopy = bytes.slice(licenseOff, licenseOff + licenseLen);
     const funcInfo = bytes.slice(funcOff, funcOff + (useBtf ? spec.funcInfo.length * 8 : 0));
     const lineInfo = bytes.slice(lineOff, end);
+    arena.shrink();
     const attempt = (
       logLevel: number,
       log?: Uint8Array,

@@ -38,6 +38,17 @@ export class Arena {
     }
     return this.base;
   }
+
+  /**
+   * Drops a buffer grown past 4 MiB (a very large program or BTF) so a long-running process does
+   * not keep it for good; the next call starts again from 64 KiB.
+   */
+  shrink(): void {
+    if (this.bytes.byteLength <= 1 << 22) return;
+    this.bytes = new Uint8Array(new ArrayBuffer(1 << 16));
+    this.dv = new DataView(this.bytes.buffer);
+    this.owner = undefined;
+  }
 }
 
 /** The arena shared by the loaders of this thread. */

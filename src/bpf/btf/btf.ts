@@ -412,6 +412,8 @@ export class Btf {
           return s.bpfAt(BpfCmd.BTF_LOAD, arena.baseNumber, BPF_ATTR_SIZE);
         } catch {
           // Retried below with a verifier log, so the error carries the kernel's explanation.
+        } finally {
+          arena.shrink();
         }
       }
     }
