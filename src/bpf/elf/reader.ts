@@ -7,9 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   INSN_SIZE,
-  isLdImm64,
-  isPseudoCall,
   OP_CALL,
+  OP_LD_IMM64,
   PSEUDO_CALL,
   PSEUDO_FUNC,
   PSEUDO_KFUNC_CALL,
@@ -71,7 +70,66 @@ interface Func {
 /** An executable section's bytes and its relocations by byte offset. */
 interface SectionCode {
   bytes: Uint8Array;
-  relocs: Map<number, ElfRelocation>;
+  /** Sorted by offset (stable: of several at one offset, the last one counts). */
+  relocs: ElfRelocation[];
+}
+
+/** Bytes at most this large stay around as {@link linkScratch} for the next link. */
+const KEEP_SCRATCH = 1 << 20;
+/** Where link() assembles a program's bytes; only used synchronously, never handed out. */
+let linkScratch = new Uint8Array(4096);
+
+/** Decodes the first `n` slots of `b` (what decodeRaw does, without a DataView or a copy). */
+function decodeSlots(b: Uint8Array, n: number): RawInsn[] {
+  const out: RawInsn[] = new Array<RawInsn>(n);
+  for (let i = 0; i < n; i++) {
+    const o = i * INSN_SIZE;
+    const regs = b[o + 1]!;
+    out[i] = {
+      code: b[o]!,
+      dst: regs & 0x0f,
+      src: regs >> 4,
+      off: ((b[o + 2]! | (b[o + 3]! << 8)) << 16) >> 16,
+      imm: readImm(b, o),
+    };
+  }
+  return out;
+}
+
+/** The signed 32-bit immediate of the encoded instruction at byte `o`. */
+function readImm(b: Uint8Array, o: number): number {
+  return b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
+}
+
+/** Sets the immediate of the encoded instruction at byte `o`. */
+function writeImm(b: Uint8Array, o: number, imm: number): void {
+  b[o + 4] = imm & 0xff;
+  b[o + 5] = (imm >> 8) & 0xff;
+  b[o + 6] = (imm >> 16) & 0xff;
+  b[o + 7] = (imm >>> 24) & 0xff;
+}
+
+/** Sets the source register of the encoded instruction at byte `o`. */
+function writeSrc(b: Uint8Array, o: number, src: number): void {
+  b[o + 1] = ((src & 0x0f) << 4) | (b[o + 1]! & 0x0f);
+}
+
+/** True when relocations are already in offset order (what clang writes). */
+function sortedByOffset(list: ElfRelocation[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]!.offset > list[i]!.offset) return false;
+  return true;
+}
+
+/** Index of the first relocation at or after byte `off` in a list sorted by offset. */
+function firstAtOrAfter(list: ElfRelocation[], off: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.offset < off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** True when records are already in slot order (the usual case: no sort, no comparator calls). */
@@ -420,8 +478,10 @@ class Reader {
     const code = new Map<number, SectionCode>();
     for (const f of funcs) {
       if (!code.has(f.section.index)) {
-        const relocs = new Map<number, ElfRelocation>();
-        for (const r of this.elf.relocationsFor(f.section.index)) relocs.set(r.offset, r);
+        // A sorted list walked alongside the instructions: building a map of every relocation
+        // cost more than the whole link.
+        let relocs = this.elf.relocationsFor(f.section.index);
+        if (!sortedByOffset(relocs)) relocs = [...relocs].sort((a, b) => a.offset - b.offset);
         code.set(f.section.index, { bytes: f.section.data, relocs });
       }
     }
@@ -461,13 +521,19 @@ class Reader {
     return programs;
   }
 
-  /** Copies a program and every function it calls into one instruction stream (libbpf's reloc_code). */
+  /**
+   * Copies a program and every function it calls into one instruction stream (libbpf's
+   * reloc_code). The stream is assembled and relocated as bytes in a reused scratch buffer and
+   * decoded into slot objects once at the end: no per-relocation lookups in a map, no
+   * allocation for the bytes.
+   */
   private link(
     entry: Func,
     funcs: Func[],
     code: Map<number, SectionCode>,
   ): Pick<ProgramSpec, 'insns' | 'references' | 'funcInfo' | 'lineInfo' | 'coreRelos' | 'symbols'> {
-    const insns: RawInsn[] = [];
+    let out = linkScratch;
+    let n = 0; // slots placed so far
     const references: Reference[] = [];
     const funcInfo: ProgramSpec['funcInfo'] = [];
     const lineInfo: ProgramSpec['lineInfo'] = [];
@@ -483,25 +549,22 @@ class Reader {
         if (g.section === sec && byteOff >= g.start && byteOff < g.end) return g;
       throw new ObjectError(`call target ${sec.name}+${byteOff} is not inside any function`);
     };
-    // Appends a function's instructions, decoded straight from the section bytes, and the
-    // .BTF.ext records that fall inside it.
+    // Appends a function's instruction bytes and the .BTF.ext records that fall inside it.
     const place = (f: Func): number => {
       const have = placed.get(f);
       if (have !== undefined) return have;
-      const base = insns.length;
+      const base = n;
       placed.set(f, base);
       queue.push(f);
-      const b = code.get(f.section.index)!.bytes;
-      for (let o = f.start; o < f.end; o += INSN_SIZE) {
-        const regs = b[o + 1]!;
-        insns.push({
-          code: b[o]!,
-          dst: regs & 0x0f,
-          src: regs >> 4,
-          off: ((b[o + 2]! | (b[o + 3]! << 8)) << 16) >> 16,
-          imm: b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24),
-        });
+      const size = f.end - f.start;
+      if (base * INSN_SIZE + size > out.byteLength) {
+        const bigger = new Uint8Array(Math.max(out.byteLength * 2, base * INSN_SIZE + size));
+        bigger.set(out.subarray(0, base * INSN_SIZE));
+        out = bigger;
+        if (bigger.byteLength <= KEEP_SCRATCH) linkScratch = bigger;
       }
+      out.set(code.get(f.section.index)!.bytes.subarray(f.start, f.end), base * INSN_SIZE);
+      n += size / INSN_SIZE;
       symbols.set(base, f.name);
       if (ext === undefined) return base;
       const secName = f.section.name;
@@ -545,59 +608,79 @@ class Reader {
     while ((f = queue.shift()) !== undefined) {
       const base = placed.get(f)!;
       const relocs = code.get(f.section.index)!.relocs;
-      const n = (f.end - f.start) / INSN_SIZE;
-      for (let i = 0; i < n; i++) {
+      const count = (f.end - f.start) / INSN_SIZE;
+      let ri = relocs.length === 0 ? 0 : firstAtOrAfter(relocs, f.start);
+      for (let i = 0; i < count; i++) {
         const slot = base + i;
-        const ins = insns[slot]!;
+        const o = slot * INSN_SIZE;
         const byteOff = f.start + i * INSN_SIZE;
-        const rel = relocs.size === 0 ? undefined : relocs.get(byteOff);
+        let rel: ElfRelocation | undefined;
+        while (ri < relocs.length && relocs[ri]!.offset < byteOff) ri++;
+        if (ri < relocs.length && relocs[ri]!.offset === byteOff) {
+          while (ri + 1 < relocs.length && relocs[ri + 1]!.offset === byteOff) ri++;
+          rel = relocs[ri];
+        }
         if (rel) {
-          const call = this.applyRelocation(rel, ins, insns, slot, references);
+          const call = this.applyRelocation(rel, out, slot, n, references);
           if (call !== undefined) {
             const target = funcAt(call.section, call.offset);
             place(target);
             calls.push({ slot, target, targetSlot: (call.offset - target.start) / INSN_SIZE });
           }
-        } else if (isPseudoCall(ins)) {
+        } else if (out[o] === OP_CALL && out[o + 1]! >> 4 === PSEUDO_CALL) {
           // A call inside the same section needs no relocation: the offset is already relative.
-          const targetOff = byteOff + (ins.imm + 1) * INSN_SIZE;
+          const targetOff = byteOff + (readImm(out, o) + 1) * INSN_SIZE;
           const target = funcAt(f.section, targetOff);
           place(target);
           calls.push({ slot, target, targetSlot: (targetOff - target.start) / INSN_SIZE });
         }
-        if (isLdImm64(ins)) i++;
+        if (out[o] === OP_LD_IMM64) i++;
       }
     }
     for (const c of calls) {
-      insns[c.slot]!.imm = placed.get(c.target)! + c.targetSlot - (c.slot + 1);
+      writeImm(out, c.slot * INSN_SIZE, placed.get(c.target)! + c.targetSlot - (c.slot + 1));
     }
     if (!sortedBySlot(funcInfo)) funcInfo.sort((a, b) => a.slot - b.slot);
     if (!sortedBySlot(lineInfo)) lineInfo.sort((a, b) => a.slot - b.slot);
-    return { insns, references, funcInfo, lineInfo, coreRelos, symbols };
+    return {
+      insns: decodeSlots(out, n),
+      references,
+      funcInfo,
+      lineInfo,
+      coreRelos,
+      symbols,
+    };
   }
 
+  /**
+   * Applies one relocation to the instruction at `slot` of `insns` (encoded bytes, `n` slots
+   * placed so far); returns the code location a call or function pointer refers to.
+   */
   private applyRelocation(
     rel: ElfRelocation,
-    ins: RawInsn,
-    insns: RawInsn[],
+    insns: Uint8Array,
     slot: number,
+    n: number,
     references: Reference[],
   ): { section: ElfSection; offset: number } | undefined {
     const sym = rel.symbol;
+    const o = slot * INSN_SIZE;
+    const opcode = insns[o]!;
+    const imm = readImm(insns, o);
     const where = (): string =>
       `relocation at insn ${slot} against ${sym.name || `section symbol ${sym.sectionIndex}`}`;
     if (sym.sectionIndex === SHN_UNDEF) {
       // An extern: kconfig variable, ksym or kfunc.
-      if (ins.code === OP_CALL) {
-        ins.src = PSEUDO_KFUNC_CALL;
+      if (opcode === OP_CALL) {
+        writeSrc(insns, o, PSEUDO_KFUNC_CALL);
         references.push({ slot, kind: 'kfunc', name: sym.name });
         return undefined;
       }
-      if (!isLdImm64(ins))
+      if (opcode !== OP_LD_IMM64)
         throw new ObjectError(`${where()}: extern used by a non-ld_imm64 instruction`);
       const off = this.kconfigOffsets.get(sym.name);
       if (off !== undefined && this.kconfigMap) {
-        references.push({ slot, kind: 'map_value', map: this.kconfigMap, offset: off + ins.imm });
+        references.push({ slot, kind: 'map_value', map: this.kconfigMap, offset: off + imm });
         return undefined;
       }
       references.push({ slot, kind: 'ksym', name: sym.name });
@@ -606,23 +689,23 @@ class Reader {
     const sec = this.elf.sections[sym.sectionIndex];
     if (!sec) throw new ObjectError(`${where()}: symbol in missing section ${sym.sectionIndex}`);
     if ((sec.flagBits & SHF_EXECINSTR) !== 0) {
-      if (ins.code === OP_CALL && ins.src === PSEUDO_CALL) {
-        return { section: sec, offset: sym.value + (ins.imm + 1) * INSN_SIZE };
+      if (opcode === OP_CALL && insns[o + 1]! >> 4 === PSEUDO_CALL) {
+        return { section: sec, offset: sym.value + (imm + 1) * INSN_SIZE };
       }
-      if (isLdImm64(ins)) {
+      if (opcode === OP_LD_IMM64) {
         // A function pointer (callbacks for bpf_loop, bpf_for_each_map_elem, ...).
-        ins.src = PSEUDO_FUNC;
-        return { section: sec, offset: sym.value + ins.imm };
+        writeSrc(insns, o, PSEUDO_FUNC);
+        return { section: sec, offset: sym.value + imm };
       }
       throw new ObjectError(
-        `${where()}: unexpected instruction 0x${ins.code.toString(16)} referring to code`,
+        `${where()}: unexpected instruction 0x${opcode.toString(16)} referring to code`,
       );
     }
-    if (!isLdImm64(ins))
+    if (opcode !== OP_LD_IMM64)
       throw new ObjectError(
-        `${where()}: only ld_imm64 may refer to maps or data (opcode 0x${ins.code.toString(16)})`,
+        `${where()}: only ld_imm64 may refer to maps or data (opcode 0x${opcode.toString(16)})`,
       );
-    if (slot + 1 >= insns.length) throw new ObjectError(`${where()}: truncated ld_imm64`);
+    if (slot + 1 >= n) throw new ObjectError(`${where()}: truncated ld_imm64`);
     if (sec.name === '.maps' || sec.name === 'maps' || sec.name.startsWith('maps/')) {
       const map = sym.type === STT_SECTION ? undefined : this.maps.get(sym.name);
       if (!map) throw new ObjectError(`${where()}: no map named ${sym.name}`);
@@ -631,7 +714,7 @@ class Reader {
     }
     const dataMap = this.dataMaps.get(sec.index);
     if (dataMap) {
-      const offset = (sym.type === STT_SECTION ? 0 : sym.value) + ins.imm;
+      const offset = (sym.type === STT_SECTION ? 0 : sym.value) + imm;
       references.push({ slot, kind: 'map_value', map: dataMap, offset });
       return undefined;
     }
