@@ -27,6 +27,7 @@ import {
 import { PerfBuffer } from '../../../src/bpf/perf.js';
 import { RingBuffer } from '../../../src/bpf/ringbuf.js';
 import { AttachType } from '../../../src/bpf/types.js';
+import { heldLinkIds } from '../../helpers/links.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 function corpus(name: string): string {
@@ -62,20 +63,14 @@ function run(cmd: string, args: string[]): Promise<number> {
 describe('tracing hooks and event streams', () => {
   let rbObj: Collection;
   let work: string;
-  const links0 = new Set<number>();
   before(() => {
-    for (const id of Link.ids()) links0.add(id);
     rbObj = Collection.loadFile(corpus('ringbuf'));
     work = mkdtempSync(path.join(tmpdir(), 'iovisor-trace-'));
   });
   after(() => {
     rbObj?.close();
     rmSync(work, { recursive: true, force: true });
-    assert.deepEqual(
-      Link.ids().filter((id) => !links0.has(id)),
-      [],
-      'no link created here is left',
-    );
+    assert.deepEqual(heldLinkIds(), [], 'no link created here is left');
   });
 
   it('streams openat tracepoint events through the ring buffer (async iterator)', async () => {

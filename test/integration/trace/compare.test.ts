@@ -35,6 +35,7 @@ async function theirs(
   ready: RegExp,
 ): Promise<{
   child: ChildProcess;
+  until: (done: (out: string) => boolean) => Promise<void>;
   stop: () => Promise<string>;
 }> {
   const bin = path.join(SBIN, tool);
@@ -43,12 +44,23 @@ async function theirs(
   const child = spawn('stdbuf', ['-oL', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  // Drain stderr too (an unread pipe can stall the tool) and show it in the test's output.
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   await waitLine(child, 'stdout', ready);
   return {
     child,
+    // Their tools print from a perf buffer polled every 100 ms and drop what is unread at
+    // SIGINT: on a loaded machine a fixed pause is not enough, so wait for the rows (≤ 10 s).
+    until: async (done) => {
+      for (let t = 0; t < 200 && !done(out); t++) await new Promise((r) => setTimeout(r, 50));
+    },
     stop: () =>
       new Promise((resolve) => {
-        child.on('close', () => resolve(out));
+        child.on('close', () => {
+          if (err) console.error(`${tool} stderr:\n${err}`);
+          resolve(out);
+        });
         child.kill('SIGINT');
       }),
   };
@@ -96,6 +108,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
     const pids: number[] = [];
     for (let i = 0; i < 5; i++) pids.push((await run('/bin/true', [`cmp-exec-${i}`, 'x'])).pid);
     await run(path.join(dir, 'nonexistent'), []).catch(() => undefined);
+    await t.until((o) => (o.match(/cmp-exec-/g) ?? []).length >= 5);
     await new Promise((r) => setTimeout(r, 300));
     const out = await t.stop();
     // Stop ours after theirs so it covers their window.
@@ -128,6 +141,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
     const t = await theirs('exitsnoop', [], /^PCOMM/);
     const pids: number[] = [];
     for (const code of [0, 1, 42]) pids.push((await run('/bin/sh', ['-c', `exit ${code}`])).pid);
+    await t.until((o) => pids.every((pid) => new RegExp(`\\s${pid}\\s`).test(o)));
     await new Promise((r) => setTimeout(r, 300));
     const out = await t.stop();
     s.stop();
@@ -153,6 +167,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
     const ours = drain(s);
     const t = await theirs('opensnoop', ['-p', String(p.pid)], /^PID/);
     await p.go();
+    await t.until((o) => o.split(path.join(dir, 'cmp-missing')).length > 20);
     await new Promise((r) => setTimeout(r, 300));
     const out = await t.stop();
     s.stop();

@@ -8,7 +8,6 @@ import { closeSync, openSync, rmSync, writeFileSync, constants as fsc } from 'no
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import '../../../src/sys/index.js';
-import { Link } from '../../../src/bpf/link/index.js';
 import {
   execsnoop,
   exitsnoop,
@@ -19,21 +18,16 @@ import {
 } from '../../../src/trace/index.js';
 import { withTopology } from '../../helpers/netns.js';
 import { collect, run, workdir } from './helpers.js';
+import { heldLinkIds } from '../../helpers/links.js';
 
 describe('trace event tools', () => {
   let dir: string;
-  const links0 = new Set<number>();
   before(() => {
-    for (const id of Link.ids()) links0.add(id);
     dir = workdir();
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(
-      Link.ids().filter((id) => !links0.has(id)),
-      [],
-      'every link a tool created is gone',
-    );
+    assert.deepEqual(heldLinkIds(), [], 'every link a tool created is gone');
   });
 
   for (const hook of ['tracepoint', 'raw_tp']) {

@@ -10,7 +10,6 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import '../../../src/sys/index.js';
-import { Link } from '../../../src/bpf/link/index.js';
 import {
   biolatency,
   drawLog2,
@@ -21,6 +20,7 @@ import {
 } from '../../../src/trace/index.js';
 import { gcc, run, workdir } from './helpers.js';
 import { BUSY_C, FUNC_C, SPIN_C, SYSCALLS_C } from './programs.js';
+import { heldLinkIds } from '../../helpers/links.js';
 
 /** Starts `bin args` stopped at its stdin gate; `go()` releases it and resolves at exit. */
 function gated(bin: string, args: string[]) {
@@ -46,9 +46,7 @@ describe('trace aggregating tools', () => {
   let funcBin: string;
   let spinBin: string;
   let busyBin: string;
-  const links0 = new Set<number>();
   before(() => {
-    for (const id of Link.ids()) links0.add(id);
     dir = workdir();
     sysBin = gcc(dir, 'sysloop', SYSCALLS_C);
     funcBin = gcc(dir, 'funcprog', FUNC_C);
@@ -57,11 +55,7 @@ describe('trace aggregating tools', () => {
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
-    assert.deepEqual(
-      Link.ids().filter((id) => !links0.has(id)),
-      [],
-      'every link is gone',
-    );
+    assert.deepEqual(heldLinkIds(), [], 'every link is gone');
   });
 
   for (const hook of ['raw_tp', 'tracepoint']) {
