@@ -4,11 +4,14 @@
  */
 import { BPF_ATTR_SIZE, BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
 import {
+  encodeRawInto,
   isLdImm64,
   PSEUDO_BTF_ID,
   PSEUDO_MAP_FD,
   PSEUDO_MAP_VALUE,
   type RawInsn,
+  writeInsnImm,
+  writeInsnSrc,
 } from './asm/raw.js';
 import { Attr, StructReader } from './attr.js';
 import { align8, arena, writeObjectName } from './scratch.js';
@@ -147,81 +150,9 @@ function attachBtfId(spec: ProgramSpec, kbtf: Btf): number | undefined {
   );
 }
 
-/** Resolves map, kfunc and ksym references, returning a patched copy of the instructions. */
-function resolveReferences(
-  spec: ProgramSpec,
-  maps: Map<string, BpfMap>,
-  kbtf: () => Btf,
-): RawInsn[] {
-  const insns = spec.insns.map((i) => ({ ...i }));
-  for (const ref of spec.references) {
-    const ins = insns[ref.slot]!;
-    const next = insns[ref.slot + 1];
-    switch (ref.kind) {
-      case 'map':
-      case 'map_value': {
-        const m = maps.get(ref.map);
-        if (!m) throw new Error(`insn ${ref.slot}: map ${ref.map} was not created`);
-        if (!isLdImm64(ins) || !next)
-          throw new Error(`insn ${ref.slot}: map reference is not an ld_imm64`);
-        ins.src = ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE;
-        ins.imm = m.fd.raw;
-        next.imm = ref.kind === 'map_value' ? ref.offset : 0;
-        break;
-      }
-      case 'kfunc': {
-        const ids = kbtf().findByName(ref.name, BtfKind.Func);
-        if (ids.length === 0)
-          throw new Error(`insn ${ref.slot}: kfunc ${ref.name} not found in kernel BTF`);
-        ins.imm = ids[0]!;
-        ins.off = 0;
-        break;
-      }
-      case 'ksym': {
-        const ids = kbtf().findByName(ref.name, BtfKind.Var);
-        if (ids.length === 0)
-          throw new Error(`insn ${ref.slot}: ksym ${ref.name} not found in kernel BTF`);
-        ins.src = PSEUDO_BTF_ID;
-        ins.imm = ids[0]!;
-        if (next) next.imm = 0;
-        break;
-      }
-    }
-  }
-  return insns;
-}
-
-/** Writes instruction slots as little-endian bytes at `off` (what encodeRaw does, in place). */
-function writeInsns(bytes: Uint8Array, off: number, insns: readonly RawInsn[]): void {
-  for (let i = 0; i < insns.length; i++) {
-    const ins = insns[i]!;
-    const o = off + i * 8;
-    const imm = ins.imm | 0;
-    bytes[o] = ins.code;
-    bytes[o + 1] = ((ins.src & 0x0f) << 4) | (ins.dst & 0x0f);
-    bytes[o + 2] = ins.off & 0xff;
-    bytes[o + 3] = (ins.off >> 8) & 0xff;
-    bytes[o + 4] = imm & 0xff;
-    bytes[o + 5] = (imm >> 8) & 0xff;
-    bytes[o + 6] = (imm >> 16) & 0xff;
-    bytes[o + 7] = (imm >>> 24) & 0xff;
-  }
-}
-
-function setImm(bytes: Uint8Array, o: number, imm: number): void {
-  bytes[o + 4] = imm & 0xff;
-  bytes[o + 5] = (imm >> 8) & 0xff;
-  bytes[o + 6] = (imm >> 16) & 0xff;
-  bytes[o + 7] = (imm >>> 24) & 0xff;
-}
-
-function setSrc(bytes: Uint8Array, o: number, src: number): void {
-  bytes[o + 1] = ((src & 0x0f) << 4) | (bytes[o + 1]! & 0x0f);
-}
-
 /**
- * {@link resolveReferences} on encoded bytes: the same checks and the same rewrites, written
- * into the instruction bytes at `off` instead of into a copy of every instruction object.
+ * Resolves map, kfunc and ksym references in the encoded instructions at `off` of `bytes`
+ * (patched in place, so no instruction object is copied per load).
  */
 function patchReferences(
   spec: ProgramSpec,
@@ -242,16 +173,16 @@ function patchReferences(
         if (!m) throw new Error(`insn ${ref.slot}: map ${ref.map} was not created`);
         if (!isLdImm64(ins) || !hasNext)
           throw new Error(`insn ${ref.slot}: map reference is not an ld_imm64`);
-        setSrc(bytes, o, ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE);
-        setImm(bytes, o, m.fd.raw);
-        setImm(bytes, o + 8, ref.kind === 'map_value' ? ref.offset | 0 : 0);
+        writeInsnSrc(bytes, o, ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE);
+        writeInsnImm(bytes, o, m.fd.raw);
+        writeInsnImm(bytes, o + 8, ref.kind === 'map_value' ? ref.offset | 0 : 0);
         break;
       }
       case 'kfunc': {
         const ids = kbtf().findByName(ref.name, BtfKind.Func);
         if (ids.length === 0)
           throw new Error(`insn ${ref.slot}: kfunc ${ref.name} not found in kernel BTF`);
-        setImm(bytes, o, ids[0]!);
+        writeInsnImm(bytes, o, ids[0]!);
         bytes[o + 2] = 0;
         bytes[o + 3] = 0;
         break;
@@ -260,9 +191,9 @@ function patchReferences(
         const ids = kbtf().findByName(ref.name, BtfKind.Var);
         if (ids.length === 0)
           throw new Error(`insn ${ref.slot}: ksym ${ref.name} not found in kernel BTF`);
-        setSrc(bytes, o, PSEUDO_BTF_ID);
-        setImm(bytes, o, ids[0]!);
-        if (hasNext) setImm(bytes, o + 8, 0);
+        writeInsnSrc(bytes, o, PSEUDO_BTF_ID);
+        writeInsnImm(bytes, o, ids[0]!);
+        if (hasNext) writeInsnImm(bytes, o + 8, 0);
         break;
       }
     }
@@ -297,21 +228,22 @@ export class Program {
     let kernelBtf = opts.kernelBtf;
     const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
     const maps = opts.maps ?? new Map<string, BpfMap>();
-    let insns: RawInsn[] | undefined;
-    try {
-      if (spec.coreRelos.length > 0) {
-        // CO-RE rewrites instructions as objects; everything else is patched as bytes below.
-        insns = resolveReferences(spec, maps, kbtf);
+    let insns: readonly RawInsn[] = spec.insns;
+    if (spec.coreRelos.length > 0) {
+      // CO-RE rewrites a copy of the instruction objects; references are patched as bytes below.
+      try {
         if (!spec.btf) throw new Error('CO-RE relocations without BTF');
-        applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
+        const copy = spec.insns.map((i) => ({ ...i }));
+        applyCoreRelocations(copy, spec.coreRelos, spec.btf, kbtf());
+        insns = copy;
+      } catch (err) {
+        throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
       }
-    } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
     // Lay out attr, code, license, func_info and line_info in the shared arena: one region per
     // array, no allocation and no address lookup per load.
     const useBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
-    const nInsns = (insns ?? spec.insns).length;
+    const nInsns = insns.length;
     const license = spec.license || 'GPL';
     const licenseBytes = asciiOnly(license) ? undefined : new TextEncoder().encode(license);
     const licenseLen = (licenseBytes?.byteLength ?? license.length) + 1;
@@ -322,15 +254,11 @@ export class Program {
     const end = lineOff + (useBtf ? spec.lineInfo.length * 16 : 0);
     const base = arena.reserve(end);
     const { bytes, dv } = arena;
-    if (insns) {
-      writeInsns(bytes, codeOff, insns);
-    } else {
-      writeInsns(bytes, codeOff, spec.insns);
-      try {
-        patchReferences(spec, maps, kbtf, bytes, codeOff);
-      } catch (err) {
-        throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
-      }
+    encodeRawInto(bytes, codeOff, insns);
+    try {
+      patchReferences(spec, maps, kbtf, bytes, codeOff);
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
     // After the references, as before: their errors come first.
     let btfId: number | undefined;

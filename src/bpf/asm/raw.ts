@@ -47,17 +47,17 @@ export function decodeRaw(bytes: Uint8Array): RawInsn[] {
       `instruction bytes: length ${bytes.byteLength} is not a multiple of ${INSN_SIZE}`,
     );
   }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out: RawInsn[] = new Array(bytes.byteLength / INSN_SIZE);
+  // Byte arithmetic rather than a DataView: the loader decodes every program on every load.
+  const out: RawInsn[] = new Array<RawInsn>(bytes.byteLength / INSN_SIZE);
   for (let i = 0; i < out.length; i++) {
     const o = i * INSN_SIZE;
-    const regs = dv.getUint8(o + 1);
+    const regs = bytes[o + 1]!;
     out[i] = {
-      code: dv.getUint8(o),
+      code: bytes[o]!,
       dst: regs & 0x0f,
       src: regs >> 4,
-      off: dv.getInt16(o + 2, true),
-      imm: dv.getInt32(o + 4, true),
+      off: ((bytes[o + 2]! | (bytes[o + 3]! << 8)) << 16) >> 16,
+      imm: readInsnImm(bytes, o),
     };
   }
   return out;
@@ -66,15 +66,39 @@ export function decodeRaw(bytes: Uint8Array): RawInsn[] {
 /** Encodes slots as little-endian bytes. */
 export function encodeRaw(insns: readonly RawInsn[]): Uint8Array {
   const out = new Uint8Array(insns.length * INSN_SIZE);
-  const dv = new DataView(out.buffer);
-  insns.forEach((ins, i) => {
-    const o = i * INSN_SIZE;
-    dv.setUint8(o, ins.code);
-    dv.setUint8(o + 1, ((ins.src & 0x0f) << 4) | (ins.dst & 0x0f));
-    dv.setInt16(o + 2, ins.off, true);
-    dv.setInt32(o + 4, ins.imm | 0, true);
-  });
+  encodeRawInto(out, 0, insns);
   return out;
+}
+
+/** Encodes slots as little-endian bytes into `out` at byte offset `off` (no allocation). */
+export function encodeRawInto(out: Uint8Array, off: number, insns: readonly RawInsn[]): void {
+  for (let i = 0; i < insns.length; i++) {
+    const ins = insns[i]!;
+    const o = off + i * INSN_SIZE;
+    out[o] = ins.code;
+    out[o + 1] = ((ins.src & 0x0f) << 4) | (ins.dst & 0x0f);
+    out[o + 2] = ins.off & 0xff;
+    out[o + 3] = (ins.off >> 8) & 0xff;
+    writeInsnImm(out, o, ins.imm);
+  }
+}
+
+/** The signed 32-bit immediate of the encoded instruction at byte offset `o` of `b`. */
+export function readInsnImm(b: Uint8Array, o: number): number {
+  return b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
+}
+
+/** Sets the immediate of the encoded instruction at byte offset `o` of `b`. */
+export function writeInsnImm(b: Uint8Array, o: number, imm: number): void {
+  b[o + 4] = imm & 0xff;
+  b[o + 5] = (imm >> 8) & 0xff;
+  b[o + 6] = (imm >> 16) & 0xff;
+  b[o + 7] = (imm >>> 24) & 0xff;
+}
+
+/** Sets the source register of the encoded instruction at byte offset `o` of `b`. */
+export function writeInsnSrc(b: Uint8Array, o: number, src: number): void {
+  b[o + 1] = ((src & 0x0f) << 4) | (b[o + 1]! & 0x0f);
 }
 
 /** True when the slot starts a 64-bit immediate load (and so the next slot belongs to it). */

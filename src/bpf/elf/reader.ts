@@ -6,13 +6,16 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  decodeRaw,
   INSN_SIZE,
   OP_CALL,
   OP_LD_IMM64,
   PSEUDO_CALL,
   PSEUDO_FUNC,
   PSEUDO_KFUNC_CALL,
-  type RawInsn,
+  readInsnImm,
+  writeInsnImm,
+  writeInsnSrc,
 } from '../asm/raw.js';
 import { Btf } from '../btf/btf.js';
 import { parseBtfExt, type BtfExt } from '../btf/ext.js';
@@ -78,41 +81,6 @@ interface SectionCode {
 const KEEP_SCRATCH = 1 << 20;
 /** Where link() assembles a program's bytes; only used synchronously, never handed out. */
 let linkScratch = new Uint8Array(4096);
-
-/** Decodes the first `n` slots of `b` (what decodeRaw does, without a DataView or a copy). */
-function decodeSlots(b: Uint8Array, n: number): RawInsn[] {
-  const out: RawInsn[] = new Array<RawInsn>(n);
-  for (let i = 0; i < n; i++) {
-    const o = i * INSN_SIZE;
-    const regs = b[o + 1]!;
-    out[i] = {
-      code: b[o]!,
-      dst: regs & 0x0f,
-      src: regs >> 4,
-      off: ((b[o + 2]! | (b[o + 3]! << 8)) << 16) >> 16,
-      imm: readImm(b, o),
-    };
-  }
-  return out;
-}
-
-/** The signed 32-bit immediate of the encoded instruction at byte `o`. */
-function readImm(b: Uint8Array, o: number): number {
-  return b[o + 4]! | (b[o + 5]! << 8) | (b[o + 6]! << 16) | (b[o + 7]! << 24);
-}
-
-/** Sets the immediate of the encoded instruction at byte `o`. */
-function writeImm(b: Uint8Array, o: number, imm: number): void {
-  b[o + 4] = imm & 0xff;
-  b[o + 5] = (imm >> 8) & 0xff;
-  b[o + 6] = (imm >> 16) & 0xff;
-  b[o + 7] = (imm >>> 24) & 0xff;
-}
-
-/** Sets the source register of the encoded instruction at byte `o`. */
-function writeSrc(b: Uint8Array, o: number, src: number): void {
-  b[o + 1] = ((src & 0x0f) << 4) | (b[o + 1]! & 0x0f);
-}
 
 /** True when relocations are already in offset order (what clang writes). */
 function sortedByOffset(list: ElfRelocation[]): boolean {
@@ -629,7 +597,7 @@ class Reader {
           }
         } else if (out[o] === OP_CALL && out[o + 1]! >> 4 === PSEUDO_CALL) {
           // A call inside the same section needs no relocation: the offset is already relative.
-          const targetOff = byteOff + (readImm(out, o) + 1) * INSN_SIZE;
+          const targetOff = byteOff + (readInsnImm(out, o) + 1) * INSN_SIZE;
           const target = funcAt(f.section, targetOff);
           place(target);
           calls.push({ slot, target, targetSlot: (targetOff - target.start) / INSN_SIZE });
@@ -638,12 +606,12 @@ class Reader {
       }
     }
     for (const c of calls) {
-      writeImm(out, c.slot * INSN_SIZE, placed.get(c.target)! + c.targetSlot - (c.slot + 1));
+      writeInsnImm(out, c.slot * INSN_SIZE, placed.get(c.target)! + c.targetSlot - (c.slot + 1));
     }
     if (!sortedBySlot(funcInfo)) funcInfo.sort((a, b) => a.slot - b.slot);
     if (!sortedBySlot(lineInfo)) lineInfo.sort((a, b) => a.slot - b.slot);
     return {
-      insns: decodeSlots(out, n),
+      insns: decodeRaw(out.subarray(0, n * INSN_SIZE)),
       references,
       funcInfo,
       lineInfo,
@@ -666,13 +634,13 @@ class Reader {
     const sym = rel.symbol;
     const o = slot * INSN_SIZE;
     const opcode = insns[o]!;
-    const imm = readImm(insns, o);
+    const imm = readInsnImm(insns, o);
     const where = (): string =>
       `relocation at insn ${slot} against ${sym.name || `section symbol ${sym.sectionIndex}`}`;
     if (sym.sectionIndex === SHN_UNDEF) {
       // An extern: kconfig variable, ksym or kfunc.
       if (opcode === OP_CALL) {
-        writeSrc(insns, o, PSEUDO_KFUNC_CALL);
+        writeInsnSrc(insns, o, PSEUDO_KFUNC_CALL);
         references.push({ slot, kind: 'kfunc', name: sym.name });
         return undefined;
       }
@@ -694,7 +662,7 @@ class Reader {
       }
       if (opcode === OP_LD_IMM64) {
         // A function pointer (callbacks for bpf_loop, bpf_for_each_map_elem, ...).
-        writeSrc(insns, o, PSEUDO_FUNC);
+        writeInsnSrc(insns, o, PSEUDO_FUNC);
         return { section: sec, offset: sym.value + imm };
       }
       throw new ObjectError(
