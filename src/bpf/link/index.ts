@@ -44,6 +44,7 @@ export {
   attachUprobe,
   encodePerfAttr,
   haveKprobes,
+  PerfEventLink,
   tracefsRoot,
   tracepointId,
   type PerfEventAttr,

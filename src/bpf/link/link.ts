@@ -210,22 +210,16 @@ export interface LinkUpdateOptions {
 }
 
 const BPF_F_REPLACE = 4;
-/** perf_event's PERF_EVENT_IOC_DISABLE (also in perf-event.ts, which imports this file). */
-const PERF_EVENT_IOC_DISABLE = 0x2401;
 
 /** A bpf_link. */
 export class Link implements Attachment {
   readonly fd: FD;
-  /** Extra fds that live as long as the link (e.g. the perf event behind a tracepoint link). */
-  private readonly companions: FD[];
 
   constructor(
     fd: number,
     readonly hook: string,
-    companions: FD[] = [],
   ) {
     this.fd = new FD(fd, `link ${hook}`);
-    this.companions = companions;
   }
 
   /** Opens a link pinned in bpffs. */
@@ -313,26 +307,18 @@ export class Link implements Attachment {
   detach(): void {
     try {
       sys().bpf(BpfCmd.LINK_DETACH, new Attr().u32(0, this.fd.raw).bytes);
-      return;
     } catch (err) {
-      if (!isErrno(err, 'EOPNOTSUPP', 'ENOTSUP'))
-        throw new Error(`link ${this.hook}: detach: ${kernelReason(err)}`, { cause: err });
-      // Links over perf events (tracepoint, kprobe, uprobe, perf sampling) have no
-      // LINK_DETACH; disabling the event stops the program now, pinned or not.
-      if (this.companions.length === 0)
-        throw new Error(
-          `link ${this.hook}: detach: the kernel cannot detach this link type while it is ` +
-            'referenced; unpin it and close every handle instead',
-          { cause: err },
-        );
+      const reason = isErrno(err, 'EOPNOTSUPP', 'ENOTSUP')
+        ? 'the kernel cannot detach this link type while it is referenced; unpin it and ' +
+          'close every handle instead'
+        : kernelReason(err);
+      throw new Error(`link ${this.hook}: detach: ${reason}`, { cause: err });
     }
-    for (const c of this.companions) sys().ioctl(c.raw, PERF_EVENT_IOC_DISABLE, 0);
   }
 
   /** Closes our fd; an unpinned link detaches when this was its last reference. */
   close(): void {
     this.fd.close();
-    for (const c of this.companions) c.close();
   }
 }
 

@@ -10,7 +10,14 @@ import { FD } from '../fd.js';
 import type { Program } from '../program.js';
 import { AttachType } from '../types.js';
 import { symbolFileOffset } from './elf-symbols.js';
-import { attachError, type Attachment, LegacyAttachment, Link, linkCreate } from './link.js';
+import {
+  attachError,
+  type Attachment,
+  kernelReason,
+  LegacyAttachment,
+  Link,
+  linkCreate,
+} from './link.js';
 
 /** PERF_TYPE_*. */
 export const PerfType = {
@@ -121,7 +128,7 @@ export function attachToPerfEvent(
 ): Attachment {
   try {
     const fd = linkCreate(prog.fd.raw, pfd.raw, AttachType.PerfEvent);
-    return new Link(fd, hook, [pfd]);
+    return new PerfEventLink(fd, hook, pfd);
   } catch (err) {
     // EINVAL: no perf links (before 5.15). Anything else is a real refusal.
     if (!isErrno(err, 'EINVAL')) {
@@ -143,6 +150,38 @@ export function attachToPerfEvent(
       pfd.close();
     }
   });
+}
+
+/**
+ * A bpf_link over a perf event (tracepoint, kprobe, uprobe, perf sampling). It keeps the perf
+ * event's fd, which must live as long as the link. The kernel has no BPF_LINK_DETACH for
+ * these links, so detach() disables the event instead: the program stops running now, even
+ * while the link is pinned.
+ */
+export class PerfEventLink extends Link {
+  constructor(
+    fd: number,
+    hook: string,
+    /** The perf event the program is attached to. */
+    readonly event: FD,
+  ) {
+    super(fd, hook);
+  }
+
+  /** Stops the program now by disabling its perf event. */
+  override detach(): void {
+    try {
+      sys().ioctl(this.event.raw, PERF_EVENT_IOC.DISABLE, 0);
+    } catch (err) {
+      throw new Error(`link ${this.hook}: detach: ${kernelReason(err)}`, { cause: err });
+    }
+  }
+
+  /** Closes the link and its perf event. */
+  override close(): void {
+    super.close();
+    this.event.close();
+  }
 }
 
 /** Attaches a TRACEPOINT program to tracepoint GROUP/NAME. */
