@@ -3,31 +3,13 @@ import { test } from 'node:test';
 import { applyTopology, deleteTopology } from '../../../src/dataplane/index.js';
 import { netnsExists } from '../../../src/net/index.js';
 import { udpListen, udpSend } from '../../helpers/netns.js';
-import { ping, withDataplane } from './helpers.js';
+import { chainYaml, ping, withDataplane } from './helpers.js';
 
 test('chain: host → bridge → router → bridge → host, a monitor on a router port counts exactly what was sent; apply is idempotent; delete removes all', async () => {
   await withDataplane(async (dp, px) => {
     const a = `${px}a`;
     const b = `${px}b`;
-    const yaml = `
-hosts:
-  ${a}: { address: 198.18.1.10/24, gateway: 198.18.1.1 }
-  ${b}: { address: 198.18.2.10/24, gateway: 198.18.2.1 }
-modules:
-  br1: { type: bridge }
-  br2: { type: bridge, aging: 60s }
-  r1:
-    type: router
-    ports:
-      p1: { address: 198.18.1.1/24 }
-      p2: { address: 198.18.2.1/24 }
-  mon1: { type: monitor, attach: r1:p2 }
-links:
-  - [${a}, br1:p1]
-  - [br1:p2, r1:p1]
-  - [r1:p2, br2:p1]
-  - [br2:p2, ${b}]
-`;
+    const yaml = chainYaml(a, b, {}, ', aging: 60s');
     const first = applyTopology(dp, yaml);
     assert.ok(first.changes.length > 0);
     assert.deepEqual(applyTopology(dp, yaml).changes, [], 'second apply changes nothing');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { builtinModules } from '../../../modules/index.js';
 import { applyTopology, ConfigError, Dataplane } from '../../../src/dataplane/index.js';
 import { udpListen, udpSend } from '../../helpers/netns.js';
-import { ping, uniquePrefix, withDataplane } from './helpers.js';
+import { chainYaml, ping, uniquePrefix, withDataplane } from './helpers.js';
 
 /**
  * Sends `n` UDP datagrams in batches and checks that exactly `n` arrived. Batches, because a
@@ -122,26 +122,7 @@ test('xdp hook: chain host → bridge (xdp) → router (xdp) → bridge (tcx) �
   await withDataplane(async (dp, px) => {
     const a = `${px}a`;
     const b = `${px}b`;
-    const yaml = `
-hosts:
-  ${a}: { address: 198.18.1.10/24, gateway: 198.18.1.1 }
-  ${b}: { address: 198.18.2.10/24, gateway: 198.18.2.1 }
-modules:
-  br1: { type: bridge, hook: xdp }
-  r1:
-    type: router
-    hook: xdp
-    ports:
-      p1: { address: 198.18.1.1/24 }
-      p2: { address: 198.18.2.1/24 }
-  br2: { type: bridge }
-  mon1: { type: monitor, attach: r1:p2 }
-links:
-  - [${a}, br1:p1]
-  - [br1:p2, r1:p1]
-  - [r1:p2, br2:p1]
-  - [br2:p2, ${b}]
-`;
+    const yaml = chainYaml(a, b, { br1: 'xdp', r1: 'xdp' });
     applyTopology(dp, yaml);
     assert.deepEqual(applyTopology(dp, yaml).changes, [], 'second apply changes nothing');
     const r = await ping(a, '198.18.2.10', 2);
