@@ -25,6 +25,7 @@ import { linkByName, netnsExists } from '../net/index.js';
 import type { Endpoint, HostConfig } from './dataplane.js';
 import type { InstanceContext, ModuleController, ModuleType, PortInfo } from './module.js';
 import { patchPanelObject, SHARED_MAPS } from './paths.js';
+import type { InstanceState, PortState } from './state.js';
 import { xdpBuildOf } from './xdp.js';
 
 /** What a running data plane is, beyond what the kernel holds: see the file comment. */
@@ -67,15 +68,6 @@ export class AdoptError extends Error {
   }
 }
 
-interface PortDeviceLike {
-  name: string;
-  ifindex: number;
-  link: Link;
-  pin: string;
-  xdp?: { link: Link; pin: string };
-  hostXdp?: { link: Link; pin: string; rx?: { link: Link; pin: string } };
-}
-
 /** The pinned links of a port's netdev (names under links/; see Dataplane.bindNetdev). */
 function devicePins(dev: string, hook: string, peer?: Endpoint): string[] {
   if (hook !== 'xdp') return [dev];
@@ -84,40 +76,14 @@ function devicePins(dev: string, hook: string, peer?: Endpoint): string[] {
     : [dev, `${dev}:xdp`];
 }
 
-interface PortStateLike {
-  name: string;
-  index: number;
-  gid: number;
-  config: Record<string, unknown>;
-  mac: string;
-  peer?: Endpoint;
-  device?: PortDeviceLike;
-  stack: string[];
-}
-
-interface InstanceStateLike {
-  name: string;
-  type: ModuleType;
-  id: number;
-  hook: string;
-  config: Record<string, unknown>;
-  object: string;
-  ports: Map<string, PortStateLike>;
-  collection: Collection;
-  xdp?: Collection;
-  controller: ModuleController;
-  attachments: { instance: string; port: string }[];
-  dir: string;
-}
-
 /** The Dataplane's private fields and helpers that adoption fills in (see dataplane.ts). */
 export interface DataplaneInternals {
   readonly name: string;
   readonly netns: string;
   readonly pinDir: string;
   types: Map<string, ModuleType>;
-  instances: Map<string, InstanceStateLike>;
-  byId: Map<number, InstanceStateLike>;
+  instances: Map<string, InstanceState>;
+  byId: Map<number, InstanceState>;
   hosts: Map<
     string,
     { name: string; config: HostConfig; link?: { instance: string; port: string } }
@@ -127,11 +93,11 @@ export interface DataplaneInternals {
   panelXdp: Collection;
   pktout: Program;
   loopLink?: Link;
-  context(inst: InstanceStateLike): InstanceContext;
-  portInfo(p: PortStateLike): PortInfo;
+  context(inst: InstanceState): InstanceContext;
+  portInfo(p: PortState): PortInfo;
   loadInstanceObject(spec: CollectionSpec, dir: string, type: ModuleType, name: string): Collection;
   loadXdpBuild(object: string, dir: string, type: ModuleType, name: string): Collection | undefined;
-  setSlots(inst: InstanceStateLike): void;
+  setSlots(inst: InstanceState): void;
 }
 
 const LOOP_DEV = 'iovloop0';
@@ -245,15 +211,15 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
     });
   // Every instance is registered before any controller runs: controllers read each other's
   // ports and attachments through their contexts.
-  const created: InstanceStateLike[] = [];
+  const created: InstanceState[] = [];
   for (const s of state.instances) {
     const type = dp.types.get(s.type)!;
     const dir = path.join(dp.pinDir, 'instances', s.name);
-    const inst: InstanceStateLike = {
+    const inst: InstanceState = {
       name: s.name,
       type,
       id: s.id,
-      hook: s.hook,
+      hook: s.hook as InstanceState['hook'], // checked above
       config: s.config,
       object: s.object,
       ports: new Map(),
@@ -269,7 +235,7 @@ export function adoptInto(dp: DataplaneInternals, state: DataplaneState): void {
     const xdp = dp.loadXdpBuild(s.object, dir, type, s.name);
     if (xdp) inst.xdp = xdp;
     for (const p of s.ports) {
-      const ps: PortStateLike = {
+      const ps: PortState = {
         name: p.name,
         index: p.index,
         gid: p.gid,

@@ -48,6 +48,7 @@ import { adoptInto, snapshotOf, type DataplaneInternals, type DataplaneState } f
 import { DEFAULT_BPFFS_ROOT, patchPanelObject, SHARED_MAPS } from './paths.js';
 import { ConfigError, validate } from './schema.js';
 import { checkXdpHook, xdpBuildOf } from './xdp.js';
+import type { InstanceState, PortDevice, PortState } from './state.js';
 
 /** Options for {@link Dataplane.open}. */
 export interface DataplaneOptions {
@@ -135,50 +136,6 @@ export interface TopologyView {
 export interface UpgradeOptions {
   /** The new object file (default: the type's prebuilt object, i.e. a reload). */
   object?: string;
-}
-
-type Peer = Endpoint;
-
-interface PortDevice {
-  name: string;
-  ifindex: number;
-  link: Link;
-  pin: string;
-  /** Instances on hook xdp: the XDP entry on the netdev. */
-  xdp?: { link: Link; pin: string };
-  /**
-   * Host ports of instances on hook xdp: iov_pass (XDP) and iov_host_rx (tcx ingress) on the
-   * host side of the veth pair.
-   */
-  hostXdp?: { link: Link; pin: string; rx?: { link: Link; pin: string } };
-}
-
-interface PortState {
-  name: string;
-  index: number;
-  gid: number;
-  config: Record<string, unknown>;
-  mac: string;
-  peer?: Peer;
-  device?: PortDevice;
-  /** Transparent instances on this port, wire side first. */
-  stack: string[];
-}
-
-interface InstanceState {
-  name: string;
-  type: ModuleType;
-  id: number;
-  hook: 'tcx' | 'xdp';
-  config: Record<string, unknown>;
-  object: string;
-  ports: Map<string, PortState>;
-  collection: Collection;
-  /** The XDP build of the object over the same maps (when the object has one). */
-  xdp?: Collection;
-  controller: ModuleController;
-  attachments: { instance: string; port: string }[];
-  dir: string;
 }
 
 interface HostState {
