@@ -5,7 +5,7 @@
 import { BPF_ATTR_SIZE, BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
 import {
   encodeRawInto,
-  isLdImm64,
+  OP_LD_IMM64,
   PSEUDO_BTF_ID,
   PSEUDO_MAP_FD,
   PSEUDO_MAP_VALUE,
@@ -21,7 +21,7 @@ import { BtfKind } from './btf/types.js';
 import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
 import type { BpfMap } from './map.js';
 import { kernelObjectName } from './map.js';
-import type { ProgramSpec } from './spec.js';
+import { decodeWords, EncodedProgramSpec, type ProgramSpec } from './spec.js';
 import { AttachType, ProgramType, programTypeName } from './types.js';
 import { VerifierError } from './verifier.js';
 
@@ -151,7 +151,7 @@ function attachBtfId(spec: ProgramSpec, kbtf: Btf): number | undefined {
 }
 
 /**
- * Resolves map, kfunc and ksym references in the encoded instructions at `off` of `bytes`
+ * Resolves map, kfunc and ksym references in the `n` encoded instructions at `off` of `bytes`
  * (patched in place, so no instruction object is copied per load).
  */
 function patchReferences(
@@ -160,18 +160,19 @@ function patchReferences(
   kbtf: () => Btf,
   bytes: Uint8Array,
   off: number,
+  n: number,
 ): void {
-  const n = spec.insns.length;
   for (const ref of spec.references) {
-    const ins = spec.insns[ref.slot]!;
     const hasNext = ref.slot + 1 < n;
     const o = off + ref.slot * 8;
+    if (ref.slot < 0 || ref.slot >= n)
+      throw new Error(`insn ${ref.slot}: reference beyond the program's ${n} instructions`);
     switch (ref.kind) {
       case 'map':
       case 'map_value': {
         const m = maps.get(ref.map);
         if (!m) throw new Error(`insn ${ref.slot}: map ${ref.map} was not created`);
-        if (!isLdImm64(ins) || !hasNext)
+        if (bytes[o] !== OP_LD_IMM64 || !hasNext)
           throw new Error(`insn ${ref.slot}: map reference is not an ld_imm64`);
         writeInsnSrc(bytes, o, ref.kind === 'map' ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE);
         writeInsnImm(bytes, o, m.fd.raw);
@@ -198,6 +199,45 @@ function patchReferences(
       }
     }
   }
+}
+
+/**
+ * The parts of a spec the loader writes into `bpf_attr`: words when the spec still holds them
+ * (an EncodedProgramSpec whose parts nobody asked for as objects), else the objects.
+ */
+interface LoadParts {
+  code?: number[];
+  insns?: readonly RawInsn[];
+  nInsns: number;
+  funcInfo?: number[];
+  lineInfo?: number[];
+  nFuncInfo: number;
+  nLineInfo: number;
+}
+
+function loadParts(spec: ProgramSpec, withCore: (insns: RawInsn[]) => void): LoadParts {
+  const enc = spec instanceof EncodedProgramSpec ? spec.encoded() : undefined;
+  let code = enc?.code;
+  let insns: RawInsn[] | undefined;
+  if (spec.coreRelos.length > 0) {
+    // CO-RE rewrites a private copy of the instructions as objects.
+    insns = code !== undefined ? decodeWords(code) : spec.insns.map((i) => ({ ...i }));
+    code = undefined;
+    withCore(insns);
+  } else if (code === undefined) {
+    insns = spec.insns;
+  }
+  const funcInfo = enc?.funcInfo;
+  const lineInfo = enc?.lineInfo;
+  return {
+    code,
+    insns,
+    nInsns: code !== undefined ? code.length / 2 : insns!.length,
+    funcInfo,
+    lineInfo,
+    nFuncInfo: funcInfo !== undefined ? funcInfo.length / 2 : spec.funcInfo.length,
+    nLineInfo: lineInfo !== undefined ? lineInfo.length / 4 : spec.lineInfo.length,
+  };
 }
 
 /** True when every character is 7-bit ASCII, so char codes are the UTF-8 bytes. */
@@ -228,35 +268,33 @@ export class Program {
     let kernelBtf = opts.kernelBtf;
     const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
     const maps = opts.maps ?? new Map<string, BpfMap>();
-    let insns: readonly RawInsn[] = spec.insns;
-    if (spec.coreRelos.length > 0) {
-      // CO-RE rewrites a copy of the instruction objects; references are patched as bytes below.
-      try {
+    let parts: LoadParts;
+    try {
+      parts = loadParts(spec, (insns) => {
         if (!spec.btf) throw new Error('CO-RE relocations without BTF');
-        const copy = spec.insns.map((i) => ({ ...i }));
-        applyCoreRelocations(copy, spec.coreRelos, spec.btf, kbtf());
-        insns = copy;
-      } catch (err) {
-        throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
-      }
+        applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
+      });
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
+    const { nInsns, nFuncInfo, nLineInfo } = parts;
     // Lay out attr, code, license, func_info and line_info in the shared arena: one region per
     // array, no allocation and no address lookup per load.
-    const useBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
-    const nInsns = insns.length;
+    const useBtf = opts.btfFd !== undefined && nFuncInfo > 0;
     const license = spec.license || 'GPL';
     const licenseBytes = asciiOnly(license) ? undefined : new TextEncoder().encode(license);
     const licenseLen = (licenseBytes?.byteLength ?? license.length) + 1;
     const codeOff = align8(BPF_ATTR_SIZE);
     const licenseOff = align8(codeOff + nInsns * 8);
     const funcOff = align8(licenseOff + licenseLen);
-    const lineOff = align8(funcOff + (useBtf ? spec.funcInfo.length * 8 : 0));
-    const end = lineOff + (useBtf ? spec.lineInfo.length * 16 : 0);
+    const lineOff = align8(funcOff + (useBtf ? nFuncInfo * 8 : 0));
+    const end = lineOff + (useBtf ? nLineInfo * 16 : 0);
     const base = arena.reserve(end);
     const { bytes, dv } = arena;
-    encodeRawInto(bytes, codeOff, insns);
+    if (parts.code !== undefined) arena.setWords(codeOff, parts.code);
+    else encodeRawInto(bytes, codeOff, parts.insns!);
     try {
-      patchReferences(spec, maps, kbtf, bytes, codeOff);
+      patchReferences(spec, maps, kbtf, bytes, codeOff, nInsns);
     } catch (err) {
       throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
     }
@@ -275,19 +313,27 @@ export class Program {
     else for (let i = 0; i < license.length; i++) bytes[licenseOff + i] = license.charCodeAt(i);
     bytes[licenseOff + licenseLen - 1] = 0;
     if (useBtf) {
-      const fi = spec.funcInfo;
-      for (let i = 0; i < fi.length; i++) {
-        dv.setUint32(funcOff + i * 8, fi[i]!.slot, true);
-        dv.setUint32(funcOff + i * 8 + 4, fi[i]!.typeId, true);
+      if (parts.funcInfo !== undefined) {
+        arena.setWords(funcOff, parts.funcInfo);
+      } else {
+        const fi = spec.funcInfo;
+        for (let i = 0; i < fi.length; i++) {
+          dv.setUint32(funcOff + i * 8, fi[i]!.slot, true);
+          dv.setUint32(funcOff + i * 8 + 4, fi[i]!.typeId, true);
+        }
       }
-      const li = spec.lineInfo;
-      for (let i = 0; i < li.length; i++) {
-        const l = li[i]!;
-        const o = lineOff + i * 16;
-        dv.setUint32(o, l.slot, true);
-        dv.setUint32(o + 4, l.fileNameOff, true);
-        dv.setUint32(o + 8, l.lineOff, true);
-        dv.setUint32(o + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
+      if (parts.lineInfo !== undefined) {
+        arena.setWords(lineOff, parts.lineInfo);
+      } else {
+        const li = spec.lineInfo;
+        for (let i = 0; i < li.length; i++) {
+          const l = li[i]!;
+          const o = lineOff + i * 16;
+          dv.setUint32(o, l.slot, true);
+          dv.setUint32(o + 4, l.fileNameOff, true);
+          dv.setUint32(o + 8, l.lineOff, true);
+          dv.setUint32(o + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
+        }
       }
     }
 
@@ -307,11 +353,11 @@ export class Program {
         dv.setUint32(72, opts.btfFd!, true);
         dv.setUint32(76, 8, true);
         dv.setBigUint64(80, base + BigInt(funcOff), true);
-        dv.setUint32(88, spec.funcInfo.length, true);
-        if (spec.lineInfo.length > 0) {
+        dv.setUint32(88, nFuncInfo, true);
+        if (nLineInfo > 0) {
           dv.setUint32(92, 16, true);
           dv.setBigUint64(96, base + BigInt(lineOff), true);
-          dv.setUint32(104, spec.lineInfo.length, true);
+          dv.setUint32(104, nLineInfo, true);
         }
       }
       if (btfId !== undefined) dv.setUint32(108, btfId, true);
@@ -329,7 +375,7 @@ export class Program {
     // since the arena is reused by whatever runs next.
     const code = bytes.slice(codeOff, codeOff + nInsns * 8);
     const licenseCopy = bytes.slice(licenseOff, licenseOff + licenseLen);
-    const funcInfo = bytes.slice(funcOff, funcOff + (useBtf ? spec.funcInfo.length * 8 : 0));
+    const funcInfo = bytes.slice(funcOff, funcOff + (useBtf ? nFuncInfo * 8 : 0));
     const lineInfo = bytes.slice(lineOff, end);
     arena.shrink();
     const attempt = (
@@ -349,9 +395,8 @@ export class Program {
         .str(48, kernelObjectName(spec.name), 16)
         .u32(68, spec.attachType ?? 0);
       if (useBtf) {
-        a.u32(72, opts.btfFd!).u32(76, 8).ptr(80, funcInfo).u32(88, spec.funcInfo.length);
-        if (spec.lineInfo.length > 0)
-          a.u32(92, 16).ptr(96, lineInfo).u32(104, spec.lineInfo.length);
+        a.u32(72, opts.btfFd!).u32(76, 8).ptr(80, funcInfo).u32(88, nFuncInfo);
+        if (nLineInfo > 0) a.u32(92, 16).ptr(96, lineInfo).u32(104, nLineInfo);
       }
       if (btfId !== undefined) a.u32(108, btfId);
       try {

@@ -12,6 +12,8 @@ import { sys, type Sys } from '../sys/index.js';
 export class Arena {
   bytes = new Uint8Array(new ArrayBuffer(1 << 16));
   dv = new DataView(this.bytes.buffer);
+  /** The same bytes as 32-bit words in host order (little-endian on every eBPF host we run on). */
+  u32 = new Uint32Array(this.bytes.buffer);
   private owner: Sys | undefined;
   private base = 0n;
   /** The base address as a number, for {@link Sys.bpfAt} (no BigInt conversion per call). */
@@ -27,6 +29,7 @@ export class Arena {
       while (n < size) n *= 2;
       this.bytes = new Uint8Array(new ArrayBuffer(n));
       this.dv = new DataView(this.bytes.buffer);
+      this.u32 = new Uint32Array(this.bytes.buffer);
       this.owner = undefined;
     }
     const s = sys();
@@ -47,7 +50,15 @@ export class Arena {
     if (this.bytes.byteLength <= 1 << 22) return;
     this.bytes = new Uint8Array(new ArrayBuffer(1 << 16));
     this.dv = new DataView(this.bytes.buffer);
+    this.u32 = new Uint32Array(this.bytes.buffer);
     this.owner = undefined;
+  }
+
+  /** Copies 32-bit `words` (host order, signed or not) to byte offset `off`, a multiple of 4. */
+  setWords(off: number, words: readonly number[]): void {
+    const { u32 } = this;
+    const at = off >>> 2;
+    for (let i = 0; i < words.length; i++) u32[at + i] = words[i]!;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { RawInsn } from './asm/raw.js';
 import type { Btf } from './btf/btf.js';
-import type { CoreRelo, LineInfo } from './btf/ext.js';
+import { lineInfo4, type CoreRelo, type LineInfo } from './btf/ext.js';
 import type { AttachType, MapType, ProgramType } from './types.js';
 
 /** How a map is pinned, from the BTF `pinning` attribute (LIBBPF_PIN_*). */
@@ -93,6 +93,162 @@ export interface ProgramSpec {
   /** Function names starting at each slot (entry point and subprograms), for disassembly. */
   symbols: Map<number, string>;
   btf?: Btf;
+}
+
+/**
+ * What {@link EncodedProgramSpec} is made from: a ProgramSpec whose instructions, func_info and
+ * line_info are words as the kernel takes them (32-bit, held as signed numbers in plain
+ * arrays, which cost far less to make than typed arrays or an object each).
+ */
+export interface EncodedProgramParts extends Omit<ProgramSpec, 'insns' | 'funcInfo' | 'lineInfo'> {
+  /** `struct bpf_insn` slots, two words each. */
+  code: number[];
+  /** `struct bpf_func_info`: (slot, type id) pairs. */
+  funcInfo: number[];
+  /** `struct bpf_line_info`: (slot, file_name_off, line_off, line_col) quadruples. */
+  lineInfo: number[];
+  /** For each line_info record, its byte offset within the ELF section. */
+  lineInsnOffs: number[];
+}
+
+/**
+ * The ProgramSpec the ELF reader makes. Instructions, func_info and line_info stay words until
+ * someone reads `insns`, `funcInfo` or `lineInfo`: loading straight from an object file then
+ * makes no object per instruction or source line (most of what a parse allocated, and the
+ * allocation, more than the work, is what a load paid for). Reading one of them hands out an
+ * ordinary array that is from then on the truth (edit it freely; the loader encodes it), as
+ * with a plain ProgramSpec; {@link encoded} gives the words while they still are.
+ */
+export class EncodedProgramSpec implements ProgramSpec {
+  name: string;
+  sectionName: string;
+  type: ProgramType;
+  attachType?: AttachType;
+  attachTo: string;
+  flags: number;
+  license: string;
+  kernelVersion: number;
+  references: Reference[];
+  coreRelos: { slot: number; relo: CoreRelo }[];
+  symbols: Map<number, string>;
+  btf?: Btf;
+  private code: number[] | undefined;
+  private insnObjects: RawInsn[] | undefined;
+  private fiWords: number[] | undefined;
+  private fiObjects: { slot: number; typeId: number }[] | undefined;
+  private liWords: number[] | undefined;
+  private liObjects: (LineInfo & { slot: number })[] | undefined;
+  private readonly lineInsnOffs: number[];
+
+  constructor(parts: EncodedProgramParts) {
+    this.name = parts.name;
+    this.sectionName = parts.sectionName;
+    this.type = parts.type;
+    this.attachType = parts.attachType;
+    this.attachTo = parts.attachTo;
+    this.flags = parts.flags;
+    this.license = parts.license;
+    this.kernelVersion = parts.kernelVersion;
+    this.references = parts.references;
+    this.coreRelos = parts.coreRelos;
+    this.symbols = parts.symbols;
+    this.btf = parts.btf;
+    this.code = parts.code;
+    this.fiWords = parts.funcInfo;
+    this.liWords = parts.lineInfo;
+    this.lineInsnOffs = parts.lineInsnOffs;
+  }
+
+  get insns(): RawInsn[] {
+    if (this.insnObjects === undefined) {
+      this.insnObjects = decodeWords(this.code!);
+      this.code = undefined;
+    }
+    return this.insnObjects;
+  }
+  set insns(v: RawInsn[]) {
+    this.insnObjects = v;
+    this.code = undefined;
+  }
+
+  get funcInfo(): { slot: number; typeId: number }[] {
+    if (this.fiObjects === undefined) {
+      const w = this.fiWords!;
+      const list: { slot: number; typeId: number }[] = [];
+      for (let i = 0; i < w.length; i += 2) list.push({ slot: w[i]!, typeId: w[i + 1]! });
+      this.fiObjects = list;
+      this.fiWords = undefined;
+    }
+    return this.fiObjects;
+  }
+  set funcInfo(v: { slot: number; typeId: number }[]) {
+    this.fiObjects = v;
+    this.fiWords = undefined;
+  }
+
+  get lineInfo(): (LineInfo & { slot: number })[] {
+    if (this.liObjects === undefined) {
+      const w = this.liWords!;
+      const list: (LineInfo & { slot: number })[] = [];
+      for (let i = 0, r = 0; i < w.length; i += 4, r++) {
+        // Records exist only with BTF: the reader makes none without it.
+        const li = lineInfo4(this.lineInsnOffs[r]!, w[i + 1]!, w[i + 2]!, w[i + 3]!, this.btf!);
+        list.push({ ...li, slot: w[i]! });
+      }
+      this.liObjects = list;
+      this.liWords = undefined;
+    }
+    return this.liObjects;
+  }
+  set lineInfo(v: (LineInfo & { slot: number })[]) {
+    this.liObjects = v;
+    this.liWords = undefined;
+  }
+
+  /**
+   * The words of the parts nobody has asked for as objects yet (undefined for those that
+   * were): instruction words (two per slot), func_info pairs, line_info quadruples.
+   */
+  encoded(): { code?: number[]; funcInfo?: number[]; lineInfo?: number[] } {
+    return { code: this.code, funcInfo: this.fiWords, lineInfo: this.liWords };
+  }
+
+  /** A plain ProgramSpec (JSON has no getters). */
+  toJSON(): ProgramSpec {
+    return {
+      name: this.name,
+      sectionName: this.sectionName,
+      type: this.type,
+      attachType: this.attachType,
+      attachTo: this.attachTo,
+      flags: this.flags,
+      license: this.license,
+      kernelVersion: this.kernelVersion,
+      insns: this.insns,
+      references: this.references,
+      funcInfo: this.funcInfo,
+      lineInfo: this.lineInfo,
+      coreRelos: this.coreRelos,
+      symbols: this.symbols,
+      btf: this.btf,
+    };
+  }
+}
+
+/** Instruction objects from words (two per slot, little-endian host order). */
+export function decodeWords(w: readonly number[]): RawInsn[] {
+  const out = new Array<RawInsn>(w.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const lo = w[2 * i]!;
+    out[i] = {
+      code: lo & 0xff,
+      dst: (lo >> 8) & 0x0f,
+      src: (lo >> 12) & 0x0f,
+      off: lo >> 16,
+      imm: w[2 * i + 1]! | 0,
+    };
+  }
+  return out;
 }
 
 /** Everything in one object file. */

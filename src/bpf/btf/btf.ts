@@ -139,6 +139,11 @@ export class Btf {
     return this.baseStrLen + this.strings.length;
   }
 
+  /** Length of the string section as the kernel sees it (the base's included for split BTF). */
+  stringsLength(): number {
+    return this.strTotalLen();
+  }
+
   /**
    * Parses raw BTF (header, type and string sections). With `base`, the blob is split BTF:
    * its ids continue after the base's and string offsets below the base's string length

@@ -46,11 +46,89 @@ export interface BtfExt {
   coreRelos: Map<string, CoreRelo[]>;
 }
 
+/** A run of `num` records of `recSize` bytes starting at byte `p` of the .BTF.ext section. */
+export interface ExtBlock {
+  p: number;
+  num: number;
+  recSize: number;
+}
+
+/**
+ * .BTF.ext indexed, not decoded: per ELF section name, where its func_info and line_info
+ * records lie in the section (read through `dv`), so a loader copies the records it needs
+ * without an object per record. Every record was checked when indexed (offsets, type ids,
+ * string offsets). CO-RE records, few and needed as objects, are decoded.
+ */
+export interface BtfExtIndex {
+  dv: DataView;
+  funcInfo: Map<string, ExtBlock[]>;
+  lineInfo: Map<string, ExtBlock[]>;
+  coreRelos: Map<string, CoreRelo[]>;
+}
+
 const EXT_HEADER_MIN = 24;
 const EXT_HEADER_CORE = 32;
 
 /** Parses .BTF.ext bytes; strings resolve through `btf` (the object's .BTF). */
 export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
+  const ix = indexBtfExt(bytes, btf);
+  const { dv } = ix;
+  const funcInfo = new Map<string, FuncInfo[]>();
+  for (const [sec, blocks] of ix.funcInfo) {
+    const list: FuncInfo[] = [];
+    for (const { p, num, recSize } of blocks)
+      for (let i = 0, q = p; i < num; i++, q += recSize)
+        list.push({ insnOff: dv.getUint32(q, true), typeId: dv.getUint32(q + 4, true) });
+    funcInfo.set(sec, list);
+  }
+  const lineInfo = new Map<string, LineInfo[]>();
+  for (const [sec, blocks] of ix.lineInfo) {
+    const list: LineInfo[] = [];
+    for (const { p, num, recSize } of blocks) {
+      for (let i = 0, q = p; i < num; i++, q += recSize) {
+        list.push(
+          lineInfo4(
+            dv.getUint32(q, true),
+            dv.getUint32(q + 4, true),
+            dv.getUint32(q + 8, true),
+            dv.getUint32(q + 12, true),
+            btf,
+          ),
+        );
+      }
+    }
+    lineInfo.set(sec, list);
+  }
+  return { funcInfo, lineInfo, coreRelos: ix.coreRelos };
+}
+
+/**
+ * A line_info record as an object from its four words (`struct bpf_line_info`). Strings were
+ * range-checked when indexed, so they resolve.
+ */
+export function lineInfo4(
+  insnOff: number,
+  fileNameOff: number,
+  lineOff: number,
+  lineCol: number,
+  btf: Btf,
+): LineInfo {
+  // Words may arrive as signed 32-bit numbers.
+  fileNameOff >>>= 0;
+  lineOff >>>= 0;
+  return {
+    insnOff,
+    fileNameOff,
+    lineOff,
+    fileName: btf.string(fileNameOff),
+    line: btf.string(lineOff),
+    lineNum: lineCol >>> 10,
+    col: lineCol & 0x3ff,
+  };
+}
+
+/** Checks and indexes .BTF.ext bytes; see {@link BtfExtIndex}. */
+export function indexBtfExt(bytes: Uint8Array, btf: Btf): BtfExtIndex {
   try {
     return parseExt(bytes, btf);
   } catch (e) {
@@ -59,7 +137,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   }
 }
 
-function parseExt(bytes: Uint8Array, btf: Btf): BtfExt {
+function parseExt(bytes: Uint8Array, btf: Btf): BtfExtIndex {
   if (bytes.byteLength < EXT_HEADER_MIN) {
     throw new BtfError(
       `parse BTF.ext: offset 0: ${bytes.byteLength} bytes is too short for a header`,
@@ -82,16 +160,35 @@ function parseExt(bytes: Uint8Array, btf: Btf): BtfExt {
       throw new BtfError(`parse BTF.ext: offset ${where}: string offset ${off} out of range`);
     }
   };
-  const section = <T>(
+  // Line strings are only range-checked here (decoding every source line costs more than the
+  // rest of the parse); they are decoded when a line is shown.
+  const strLimit = btf.stringsLength();
+  const checkStr = (off: number, where: number): void => {
+    if (off >= strLimit)
+      throw new BtfError(`parse BTF.ext: offset ${where}: string offset ${off} out of range`);
+  };
+  const typeCount = btf.types.length;
+  const checkType = (id: number, where: number, what: string): void => {
+    if (id >= typeCount)
+      throw new BtfError(`parse BTF.ext: offset ${where}: ${what} type id ${id} out of range`);
+  };
+  const checkOff = (insnOff: number, what: string, sec: string): void => {
+    if (insnOff % 8 !== 0) {
+      throw new BtfError(
+        `parse BTF.ext: ${what} for ${sec}: insn offset ${insnOff} not a multiple of 8`,
+      );
+    }
+  };
+  /** Walks one sub-section's blocks: `block(secName, firstRecord, count, recSize)`. */
+  const blocks = (
     hdrField: number,
     what: string,
     minRec: number,
-    rec: (off: number, secName: string) => T,
-  ): Map<string, T[]> => {
-    const out = new Map<string, T[]>();
+    block: (secName: string, p: number, num: number, recSize: number) => void,
+  ): void => {
     const off = dv.getUint32(hdrField, true);
     const len = dv.getUint32(hdrField + 4, true);
-    if (len === 0) return out;
+    if (len === 0) return;
     let p = hdrLen + off;
     const end = p + len;
     if (off % 4 !== 0 || end > bytes.byteLength || p < hdrLen) {
@@ -120,68 +217,56 @@ function parseExt(bytes: Uint8Array, btf: Btf): BtfExt {
           `parse BTF.ext: offset ${p}: ${what} block for ${secName}: ${num} records of ${recSize} bytes run past the section`,
         );
       }
-      const list = out.get(secName) ?? [];
-      for (let i = 0; i < num; i++, p += recSize) list.push(rec(p, secName));
-      out.set(secName, list);
+      block(secName, p, num, recSize);
+      p += num * recSize;
     }
-    return out;
   };
-  const typeCount = btf.types.length;
-  const checkType = (id: number, where: number, what: string): void => {
-    if (id >= typeCount)
-      throw new BtfError(`parse BTF.ext: offset ${where}: ${what} type id ${id} out of range`);
+  const add = (m: Map<string, ExtBlock[]>, sec: string, block: ExtBlock): void => {
+    const list = m.get(sec);
+    if (list === undefined) m.set(sec, [block]);
+    else list.push(block);
   };
-  const funcInfo = section(8, 'func_info', 8, (p) => {
-    const typeId = dv.getUint32(p + 4, true);
-    checkType(typeId, p, 'func_info');
-    return { insnOff: dv.getUint32(p, true), typeId };
+
+  const funcInfo = new Map<string, ExtBlock[]>();
+  blocks(8, 'func_info', 8, (sec, p, num, recSize) => {
+    for (let i = 0, q = p; i < num; i++, q += recSize) {
+      checkType(dv.getUint32(q + 4, true), q, 'func_info');
+      checkOff(dv.getUint32(q, true), 'func_info', sec);
+    }
+    add(funcInfo, sec, { p, num, recSize });
   });
-  const lineInfo = section(16, 'line_info', 16, (p) => {
-    const fileNameOff = dv.getUint32(p + 4, true);
-    const lineOff = dv.getUint32(p + 8, true);
-    const lc = dv.getUint32(p + 12, true);
-    return {
-      insnOff: dv.getUint32(p, true),
-      fileNameOff,
-      lineOff,
-      fileName: str(fileNameOff, p + 4),
-      line: str(lineOff, p + 8),
-      lineNum: lc >>> 10,
-      col: lc & 0x3ff,
-    };
+  const lineInfo = new Map<string, ExtBlock[]>();
+  blocks(16, 'line_info', 16, (sec, p, num, recSize) => {
+    for (let i = 0, q = p; i < num; i++, q += recSize) {
+      checkStr(dv.getUint32(q + 4, true), q + 4);
+      checkStr(dv.getUint32(q + 8, true), q + 8);
+      checkOff(dv.getUint32(q, true), 'line_info', sec);
+    }
+    add(lineInfo, sec, { p, num, recSize });
   });
-  let coreRelos = new Map<string, CoreRelo[]>();
+  const coreRelos = new Map<string, CoreRelo[]>();
   if (hdrLen >= EXT_HEADER_CORE) {
-    coreRelos = section(24, 'core_relo', 16, (p) => {
-      const typeId = dv.getUint32(p + 4, true);
-      checkType(typeId, p, 'CO-RE relocation');
-      const kind = dv.getUint32(p + 12, true);
-      if (kind > 12)
-        throw new BtfError(
-          `parse BTF.ext: offset ${p + 12}: unknown CO-RE relocation kind ${kind}`,
-        );
-      return {
-        insnOff: dv.getUint32(p, true),
-        typeId,
-        accessStr: str(dv.getUint32(p + 8, true), p + 8),
-        kind: kind as CoreReloKind,
-      };
+    blocks(24, 'core_relo', 16, (sec, p, num, recSize) => {
+      let list = coreRelos.get(sec);
+      if (list === undefined) coreRelos.set(sec, (list = []));
+      for (let i = 0; i < num; i++, p += recSize) {
+        const insnOff = dv.getUint32(p, true);
+        const typeId = dv.getUint32(p + 4, true);
+        checkType(typeId, p, 'CO-RE relocation');
+        const kind = dv.getUint32(p + 12, true);
+        if (kind > 12)
+          throw new BtfError(
+            `parse BTF.ext: offset ${p + 12}: unknown CO-RE relocation kind ${kind}`,
+          );
+        checkOff(insnOff, 'core_relo', sec);
+        list.push({
+          insnOff,
+          typeId,
+          accessStr: str(dv.getUint32(p + 8, true), p + 8),
+          kind: kind as CoreReloKind,
+        });
+      }
     });
   }
-  for (const [what, m] of [
-    ['func_info', funcInfo],
-    ['line_info', lineInfo],
-    ['core_relo', coreRelos],
-  ] as const) {
-    for (const [sec, list] of m) {
-      for (const r of list) {
-        if (r.insnOff % 8 !== 0) {
-          throw new BtfError(
-            `parse BTF.ext: ${what} for ${sec}: insn offset ${r.insnOff} not a multiple of 8`,
-          );
-        }
-      }
-    }
-  }
-  return { funcInfo, lineInfo, coreRelos };
+  return { dv, funcInfo, lineInfo, coreRelos };
 }

@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  decodeRaw,
   INSN_SIZE,
   OP_CALL,
   OP_LD_IMM64,
@@ -18,10 +17,18 @@ import {
   writeInsnSrc,
 } from '../asm/raw.js';
 import { Btf } from '../btf/btf.js';
-import { parseBtfExt, type BtfExt } from '../btf/ext.js';
+import { indexBtfExt, type BtfExtIndex, type ExtBlock } from '../btf/ext.js';
 import { fixupForKernel } from '../btf/fixup.js';
 import { BtfKind } from '../btf/types.js';
-import type { CollectionSpec, MapSpec, ProgramSpec, Reference, VariableSpec } from '../spec.js';
+import {
+  EncodedProgramSpec,
+  type CollectionSpec,
+  type EncodedProgramParts,
+  type MapSpec,
+  type ProgramSpec,
+  type Reference,
+  type VariableSpec,
+} from '../spec.js';
 import { MapType } from '../types.js';
 import {
   ElfError,
@@ -47,6 +54,7 @@ import { kconfigLayout } from './kconfig.js';
 
 const utf8 = new TextDecoder();
 const NO_SYMBOLS: ElfSymbol[] = [];
+const NO_BLOCKS: ExtBlock[] = [];
 
 /** An object file that cannot be turned into a spec. */
 export class ObjectError extends Error {
@@ -81,6 +89,8 @@ interface SectionCode {
 const KEEP_SCRATCH = 1 << 20;
 /** Where link() assembles a program's bytes; only used synchronously, never handed out. */
 let linkScratch = new Uint8Array(4096);
+/** The same bytes as 32-bit words (host order), to hand instructions out as words. */
+let linkWords = new Int32Array(linkScratch.buffer);
 
 /** True when relocations are already in offset order (what clang writes). */
 function sortedByOffset(list: ElfRelocation[]): boolean {
@@ -100,10 +110,18 @@ function firstAtOrAfter(list: ElfRelocation[], off: number): number {
   return lo;
 }
 
-/** True when records are already in slot order (the usual case: no sort, no comparator calls). */
-function sortedBySlot(list: { slot: number }[]): boolean {
-  for (let i = 1; i < list.length; i++) if (list[i - 1]!.slot > list[i]!.slot) return false;
-  return true;
+/** Sorts records of `width` words by their first word (a slot), stably; `tag` moves along. */
+function sortRecords(w: number[], width: number, tag?: number[]): void {
+  const n = w.length / width;
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => w[a * width]! - w[b * width]! || a - b,
+  );
+  const copy = w.slice();
+  const tags = tag?.slice();
+  order.forEach((r, i) => {
+    for (let k = 0; k < width; k++) w[i * width + k] = copy[r * width + k]!;
+    if (tag) tag[i] = tags![r]!;
+  });
 }
 
 /** Reads an object file from disk; see {@link parseCollectionSpec}. */
@@ -144,7 +162,7 @@ export function parseCollectionSpec(
 class Reader {
   private readonly elf: ElfFile;
   private btf?: Btf;
-  private ext?: BtfExt;
+  private ext?: BtfExtIndex;
   private readonly maps = new Map<string, MapSpec>();
   private readonly variables = new Map<string, VariableSpec>();
   /** Map name for each data-like section index (.data, .rodata*, .bss, .kconfig). */
@@ -186,7 +204,7 @@ class Reader {
       const extSec = elf.sectionByName('.BTF.ext');
       if (extSec) {
         try {
-          this.ext = parseBtfExt(extSec.data, this.btf);
+          this.ext = indexBtfExt(extSec.data, this.btf);
         } catch (err) {
           throw new ObjectError(`section .BTF.ext: ${(err as Error).message}`, { cause: err });
         }
@@ -465,7 +483,7 @@ class Reader {
       if (programs.has(f.name)) throw new ObjectError(`program ${f.name} defined twice`);
       try {
         const linked = this.link(f, funcs, code);
-        programs.set(f.name, {
+        const spec = new EncodedProgramSpec({
           name: f.name,
           sectionName: f.section.name,
           type: def.programType,
@@ -475,13 +493,9 @@ class Reader {
           license: this.license,
           kernelVersion: this.kernelVersion,
           btf: this.btf,
-          insns: linked.insns,
-          references: linked.references,
-          funcInfo: linked.funcInfo,
-          lineInfo: linked.lineInfo,
-          coreRelos: linked.coreRelos,
-          symbols: linked.symbols,
+          ...linked,
         });
+        programs.set(f.name, spec);
       } catch (err) {
         throw new ObjectError(`program ${f.name}: ${(err as Error).message}`, { cause: err });
       }
@@ -491,26 +505,35 @@ class Reader {
 
   /**
    * Copies a program and every function it calls into one instruction stream (libbpf's
-   * reloc_code). The stream is assembled and relocated as bytes in a reused scratch buffer and
-   * decoded into slot objects once at the end: no per-relocation lookups in a map, no
-   * allocation for the bytes.
+   * reloc_code). The stream is assembled and relocated as bytes in a reused scratch buffer,
+   * and func_info/line_info are gathered as the words the kernel takes: no object per
+   * instruction or per source line (see EncodedProgramSpec).
    */
   private link(
     entry: Func,
     funcs: Func[],
     code: Map<number, SectionCode>,
-  ): Pick<ProgramSpec, 'insns' | 'references' | 'funcInfo' | 'lineInfo' | 'coreRelos' | 'symbols'> {
+  ): Pick<
+    EncodedProgramParts,
+    'code' | 'references' | 'funcInfo' | 'lineInfo' | 'lineInsnOffs' | 'coreRelos' | 'symbols'
+  > {
     let out = linkScratch;
+    let words = linkWords;
     let n = 0; // slots placed so far
     const references: Reference[] = [];
-    const funcInfo: ProgramSpec['funcInfo'] = [];
-    const lineInfo: ProgramSpec['lineInfo'] = [];
+    const funcInfo: number[] = [];
+    const lineInfo: number[] = [];
+    const lineInsnOffs: number[] = [];
     const coreRelos: ProgramSpec['coreRelos'] = [];
     const symbols = new Map<number, string>();
     const placed = new Map<Func, number>();
     const queue: Func[] = [];
     const calls: { slot: number; target: Func; targetSlot: number }[] = [];
     const ext = this.ext;
+    // Records are appended function by function; a function placed after one that starts
+    // later (a callee) leaves them out of slot order, and the kernel wants them sorted.
+    let fiSorted = true;
+    let liSorted = true;
 
     const funcAt = (sec: ElfSection, byteOff: number): Func => {
       for (const g of funcs)
@@ -529,7 +552,11 @@ class Reader {
         const bigger = new Uint8Array(Math.max(out.byteLength * 2, base * INSN_SIZE + size));
         bigger.set(out.subarray(0, base * INSN_SIZE));
         out = bigger;
-        if (bigger.byteLength <= KEEP_SCRATCH) linkScratch = bigger;
+        words = new Int32Array(bigger.buffer);
+        if (bigger.byteLength <= KEEP_SCRATCH) {
+          linkScratch = bigger;
+          linkWords = words;
+        }
       }
       out.set(code.get(f.section.index)!.bytes.subarray(f.start, f.end), base * INSN_SIZE);
       n += size / INSN_SIZE;
@@ -537,28 +564,29 @@ class Reader {
       if (ext === undefined) return base;
       const secName = f.section.name;
       const { start, end } = f;
-      const fis = ext.funcInfo.get(secName);
-      if (fis !== undefined) {
-        for (const fi of fis) {
-          if (fi.insnOff >= start && fi.insnOff < end)
-            funcInfo.push({ slot: base + (fi.insnOff - start) / INSN_SIZE, typeId: fi.typeId });
+      const { dv } = ext;
+      for (const { p, num, recSize } of ext.funcInfo.get(secName) ?? NO_BLOCKS) {
+        for (let i = 0, q = p; i < num; i++, q += recSize) {
+          const off = dv.getUint32(q, true);
+          if (off < start || off >= end) continue;
+          const slot = base + (off - start) / INSN_SIZE;
+          if (funcInfo.length > 0 && funcInfo[funcInfo.length - 2]! > slot) fiSorted = false;
+          funcInfo.push(slot, dv.getUint32(q + 4, true));
         }
       }
-      const lis = ext.lineInfo.get(secName);
-      if (lis !== undefined) {
-        for (const li of lis) {
-          if (li.insnOff >= start && li.insnOff < end) {
-            lineInfo.push({
-              insnOff: li.insnOff,
-              fileNameOff: li.fileNameOff,
-              lineOff: li.lineOff,
-              fileName: li.fileName,
-              line: li.line,
-              lineNum: li.lineNum,
-              col: li.col,
-              slot: base + (li.insnOff - start) / INSN_SIZE,
-            });
-          }
+      for (const { p, num, recSize } of ext.lineInfo.get(secName) ?? NO_BLOCKS) {
+        for (let i = 0, q = p; i < num; i++, q += recSize) {
+          const off = dv.getUint32(q, true);
+          if (off < start || off >= end) continue;
+          const slot = base + (off - start) / INSN_SIZE;
+          if (lineInfo.length > 0 && lineInfo[lineInfo.length - 4]! > slot) liSorted = false;
+          lineInfo.push(
+            slot,
+            dv.getInt32(q + 4, true),
+            dv.getInt32(q + 8, true),
+            dv.getInt32(q + 12, true),
+          );
+          lineInsnOffs.push(off);
         }
       }
       const crs = ext.coreRelos.get(secName);
@@ -608,16 +636,11 @@ class Reader {
     for (const c of calls) {
       writeInsnImm(out, c.slot * INSN_SIZE, placed.get(c.target)! + c.targetSlot - (c.slot + 1));
     }
-    if (!sortedBySlot(funcInfo)) funcInfo.sort((a, b) => a.slot - b.slot);
-    if (!sortedBySlot(lineInfo)) lineInfo.sort((a, b) => a.slot - b.slot);
-    return {
-      insns: decodeRaw(out.subarray(0, n * INSN_SIZE)),
-      references,
-      funcInfo,
-      lineInfo,
-      coreRelos,
-      symbols,
-    };
+    if (!fiSorted) sortRecords(funcInfo, 2);
+    if (!liSorted) sortRecords(lineInfo, 4, lineInsnOffs);
+    const linked = new Array<number>(n * 2);
+    for (let i = 0; i < linked.length; i++) linked[i] = words[i]!;
+    return { code: linked, references, funcInfo, lineInfo, lineInsnOffs, coreRelos, symbols };
   }
 
   /**

@@ -1,0 +1,67 @@
+// Program specs read from an object hold instructions, func_info and line_info as the words
+// the kernel takes until someone asks for them as objects; from then on the objects are the
+// truth. Both paths must load the same program, and an edit must reach the kernel.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Collection, EncodedProgramSpec, loadCollectionSpec } from '../../../src/bpf/index.js';
+import { corpusExpect, corpusObject } from '../../helpers/corpus.js';
+
+const frame = (): Uint8Array => Buffer.from(corpusExpect().packets['udp4_dport7']!.hex, 'hex');
+
+function runCalls(spec = loadCollectionSpec(corpusObject('calls'))): {
+  retval: number;
+  tag: string;
+} {
+  const c = Collection.load(spec);
+  try {
+    const p = c.program('xdp_calls');
+    return { retval: p.run({ data: frame() }).retval, tag: p.info().tag };
+  } finally {
+    c.close();
+  }
+}
+
+test('spec: a program loads the same from words and from objects', () => {
+  const fromWords = runCalls();
+  assert.equal(fromWords.retval, 3); // documented in calls.bpf.c: (334 + 1) & 3
+
+  const spec = loadCollectionSpec(corpusObject('calls'));
+  const p = spec.programs.get('xdp_calls')!;
+  assert.ok(p instanceof EncodedProgramSpec);
+  assert.ok(p.encoded().code, 'instructions still words before anyone asks');
+  // Asking for the objects hands them over; the loader then encodes them.
+  assert.ok(p.insns.length > 30);
+  assert.ok(p.funcInfo.length >= 3, 'entry point and its subprograms');
+  const lines = p.lineInfo;
+  assert.ok(lines.length > 0);
+  assert.ok(lines.every((l) => l.fileName.endsWith('calls.bpf.c')));
+  assert.ok(lines.some((l) => l.lineNum === 72 && l.line.includes('scale(n)')));
+  assert.deepEqual(p.encoded(), { code: undefined, funcInfo: undefined, lineInfo: undefined });
+  const fromObjects = runCalls(spec);
+  assert.deepEqual(fromObjects, fromWords, 'same return value and same kernel tag');
+});
+
+test('spec: an edit of the instructions reaches the kernel', () => {
+  const spec = loadCollectionSpec(corpusObject('calls'));
+  const p = spec.programs.get('xdp_calls')!;
+  // The last step of the program is `r0 &= 3`; make it `r0 &= 1`: (334 + 1) & 1 = XDP_DROP.
+  const and3 = p.insns.map((i) => i.code === 0x57 && i.dst === 0 && i.imm === 3).lastIndexOf(true);
+  assert.ok(and3 >= 0, 'r0 &= 3 in xdp_calls');
+  p.insns[and3]!.imm = 1;
+  assert.equal(runCalls(spec).retval, 1);
+  // A whole new array counts too.
+  p.insns = p.insns.map((i, k) => (k === and3 ? { ...i, imm: 2 } : i));
+  assert.equal(runCalls(spec).retval, 2);
+});
+
+test('spec: JSON of a program spec has its instructions and source lines', () => {
+  const spec = loadCollectionSpec(corpusObject('calls'));
+  const json = JSON.parse(JSON.stringify(spec.programs.get('xdp_calls'))) as {
+    insns: unknown[];
+    lineInfo: { fileName: string }[];
+    funcInfo: unknown[];
+  };
+  assert.ok(json.insns.length > 30);
+  assert.ok(json.lineInfo[0]!.fileName.endsWith('calls.bpf.c'));
+  assert.ok(json.funcInfo.length >= 3);
+});
