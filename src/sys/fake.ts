@@ -3,6 +3,7 @@
  * enough of bpf(2) to exercise map code (create, element ops, iteration) and lets a test
  * override any command with its own handler.
  */
+import { readFileSync } from 'node:fs';
 import { BpfCmd } from './bpf-cmd.js';
 import { SysError, errnoValue } from './errors.js';
 import type { EpollEvent, MappedRegion, Sys } from './sys.js';
@@ -136,6 +137,10 @@ export class FakeSys implements Sys {
   close(fd: number): void {
     if (!this.openFds.delete(fd)) FakeSys.fail('close', 'EBADF');
     this.maps.delete(fd);
+  }
+  /** Files are not faked: object files in tests are real. */
+  readFile(path: string): Uint8Array {
+    return readFileSync(path);
   }
   mmap(): MappedRegion {
     return FakeSys.fail('mmap', 'ENOSYS');

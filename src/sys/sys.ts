@@ -36,6 +36,8 @@ export interface Sys {
   address(buf: Uint8Array): bigint;
   /** close(2). */
   close(fd: number): void;
+  /** The whole content of a file (an object file to load). Throws SysError naming the call. */
+  readFile(path: string): Uint8Array;
   /** mmap(2) of `length` bytes of `fd` at `offset`. */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion;
   /** perf_event_open(2) with a `struct perf_event_attr` buffer. */

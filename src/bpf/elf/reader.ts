@@ -3,8 +3,8 @@
  * following libbpf's conventions. Pure: no kernel calls. Every failure names the object and
  * the thing being read.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { sys } from '../../sys/index.js';
 import {
   INSN_SIZE,
   OP_CALL,
@@ -128,7 +128,7 @@ function sortRecords(w: number[], width: number, tag?: number[]): void {
 export function loadCollectionSpec(file: string): CollectionSpec {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = sys().readFile(file);
   } catch (err) {
     throw new ObjectError(`read object ${file}: ${(err as Error).message}`, { cause: err });
   }
