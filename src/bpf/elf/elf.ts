@@ -79,11 +79,15 @@ export interface ElfFile {
   machine: number;
   sections: ElfSection[];
   symbols: ElfSymbol[];
-  /** Relocations keyed by the index of the section they apply to. */
+  /**
+   * Relocations keyed by the index of the section they apply to, all of them checked and
+   * decoded on first access (throws ElfError for a malformed one).
+   */
   relocations: Map<number, ElfRelocation[]>;
   /**
    * The relocations that apply to one section (empty when there are none): what a loader
-   * needs, without decoding the many relocations of debug sections it never looks at.
+   * needs, without checking or decoding the many relocations of debug sections it never
+   * looks at. Throws ElfError when one of them is malformed.
    */
   relocationsFor(index: number): ElfRelocation[];
   sectionByName(name: string): ElfSection | undefined;
@@ -93,9 +97,6 @@ const MAX_SECTIONS = 65535;
 
 const utf8 = new TextDecoder();
 const EMPTY = new Uint8Array(0);
-
-/** Error context built only when an error is thrown: building it eagerly costs more than parsing. */
-type Lazy = () => string;
 
 /**
  * Reads a u64 as a number without going through BigInt (hot: every section and symbol), or -1
@@ -152,7 +153,8 @@ class StrTab {
   }
 }
 
-function checkRange(file: Uint8Array, off: number, size: number, what: Lazy): void {
+/** `what` is a section index (named "section N") or a description; no closure per call. */
+function checkRange(file: Uint8Array, off: number, size: number, what: number | string): void {
   if (
     !Number.isSafeInteger(off) ||
     !Number.isSafeInteger(size) ||
@@ -161,7 +163,7 @@ function checkRange(file: Uint8Array, off: number, size: number, what: Lazy): vo
     off + size > file.byteLength
   ) {
     throw new ElfError(
-      `${what()}: range ${off}+${size} lies outside the file (${file.byteLength} bytes)`,
+      `${typeof what === 'number' ? `section ${what}` : what}: range ${off}+${size} lies outside the file (${file.byteLength} bytes)`,
     );
   }
 }
@@ -217,7 +219,7 @@ export function parseElf(file: Uint8Array): ElfFile {
   if (shnum === 0) throw new ElfError('no section headers');
   if (shentsize < 64) throw new ElfError(`section header size ${shentsize} < 64`);
   if (shnum > MAX_SECTIONS) throw new ElfError(`too many sections (${shnum})`);
-  checkRange(file, shoff, shnum * shentsize, () => 'section header table');
+  checkRange(file, shoff, shnum * shentsize, 'section header table');
 
   const sections: Section[] = new Array<Section>(shnum);
   const offsets: number[] = new Array<number>(shnum);
@@ -231,7 +233,7 @@ export function parseElf(file: Uint8Array): ElfFile {
     if (size < 0) tooLarge(`section ${i} size`);
     const entsize = u64(dv, o + 56);
     if (entsize < 0) tooLarge(`section ${i} entsize`);
-    if (type !== SHT_NOBITS && i !== 0) checkRange(file, offset, size, () => `section ${i}`);
+    if (type !== SHT_NOBITS && i !== 0) checkRange(file, offset, size, i);
     const flagsHi = dv.getUint32(o + 12, true);
     const flagsLo = dv.getUint32(o + 8, true);
     const s = new Section(
@@ -296,31 +298,21 @@ export function parseElf(file: Uint8Array): ElfFile {
     }
   }
 
-  // Relocation sections are checked here, so a malformed one fails the parse wherever it is, but
-  // decoded into objects only when asked for (see ElfFile.relocationsFor).
+  // Relocation sections are grouped by the section they apply to, and checked and decoded only
+  // when asked for (ElfFile.relocationsFor): a loader reads those of code and .maps, never the
+  // many of debug sections (libbpf ignores those too).
   const relocSections = new Map<number, Section[]>();
   for (let si = 0; si < shnum; si++) {
     const s = sections[si]!;
     if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
-    const entsize = s.type === SHT_REL ? 16 : 24;
     if (s.info >= sections.length)
       throw new ElfError(`relocation section ${s.name} targets missing section ${s.info}`);
-    const base = offsets[si]!;
     let list = relocSections.get(s.info);
     if (list === undefined) {
       list = [];
       relocSections.set(s.info, list);
     }
     list.push(s);
-    const size = si === 0 ? 0 : s.size;
-    for (let i = 0; i + entsize <= size; i += entsize) {
-      const symIdx = dv.getUint32(base + i + 12, true);
-      if (symIdx >= symbols.length)
-        throw new ElfError(
-          `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
-        );
-      if (u64(dv, base + i) < 0) tooLarge(`${s.name} relocation offset`);
-    }
   }
   return new File(machine, sections, symbols, relocSections, dv, offsets);
 }
@@ -357,12 +349,19 @@ class File implements ElfFile {
       const entsize = rela ? 24 : 16;
       const base = this.offsets[s.index]!;
       const size = s.index === 0 ? 0 : s.size;
-      // Checked when parsed: every symbol index is in range and every offset fits.
       for (let i = 0; i + entsize <= size; i += entsize) {
+        const symIdx = dv.getUint32(base + i + 12, true);
+        const symbol = symbols[symIdx];
+        if (symbol === undefined)
+          throw new ElfError(
+            `${s.name}: relocation ${i / entsize} refers to missing symbol ${symIdx}`,
+          );
+        const offset = u64(dv, base + i);
+        if (offset < 0) tooLarge(`${s.name} relocation offset`);
         list.push({
-          offset: u64(dv, base + i),
+          offset,
           type: dv.getUint32(base + i + 8, true),
-          symbol: symbols[dv.getUint32(base + i + 12, true)]!,
+          symbol,
           addend: rela ? dv.getBigInt64(base + i + 16, true) : 0n,
         });
       }

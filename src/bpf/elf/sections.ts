@@ -162,8 +162,24 @@ function matches(c: Compiled, name: string): boolean {
   }
 }
 
-/** Looks a section name up in the table; undefined when nothing matches. */
+/** Answers so far: objects reuse a few section names, and the table is long. Bounded. */
+const memo = new Map<string, SectionDef | null>();
+const MEMO_MAX = 4096;
+
+/**
+ * Looks a section name up in the table; undefined when nothing matches. The result may be
+ * shared between calls: do not modify it.
+ */
 export function sectionDef(name: string): SectionDef | undefined {
+  const hit = memo.get(name);
+  if (hit !== undefined) return hit ?? undefined;
+  const def = lookup(name);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(name, def ?? null);
+  return def;
+}
+
+function lookup(name: string): SectionDef | undefined {
   for (const c of COMPILED) {
     if (!matches(c, name)) continue;
     const [pattern, programType, attachType, flags = ''] = c.row;
