@@ -18,7 +18,8 @@
  * same warm-up, so neither gets a systematically quieter machine; each figure is the median
  * over the rounds. Target: in-process overhead within 1.5x of libbpf's. An extra column loads
  * from an already parsed CollectionSpec (cilium's "load the same spec again"): no file read
- * or parse, for daemons that keep specs around.
+ * or parse, for daemons that keep specs around. A second table splits each side's overhead by
+ * phase: read + parse (libbpf: bpf_object__open_file), load minus bpf() time, close.
  *
  *   node dist/bench/load.js [iterations=50] [rounds=3]
  */
@@ -54,6 +55,10 @@ interface PeerResult {
   overhead_ms: number;
   bpf_calls: number;
   syscall_ns: number;
+  /** Phases of one load (medians): open (read + parse), load minus bpf() time, close. */
+  open_ms: number;
+  load_ovh_ms: number;
+  close_ms: number;
 }
 
 /**
@@ -134,6 +139,10 @@ interface Round {
   walls: number[];
   kernels: number[];
   calls: number[];
+  /** Per instrumented load: read + parse, load minus the wrapper's span, close (wall ms). */
+  parses: number[];
+  loadOvhs: number[];
+  closes: number[];
   /** Median wall time of loads from a spec parsed once. */
   fromSpec: number;
 }
@@ -145,14 +154,28 @@ function inProcess(obj: string): Round {
   const walls: number[] = [];
   const kernels: number[] = [];
   const calls: number[] = [];
+  const parses: number[] = [];
+  const loadOvhs: number[] = [];
+  const closes: number[] = [];
   const restore = setSys(timingSys(sys()));
   try {
     for (let i = 0; i < iterations; i++) {
       kernelMs = 0;
       bpfCalls = 0;
-      walls.push(timeMs(() => Collection.loadFile(obj).close()));
+      // Collection.loadFile's two steps, timed apart: the same work, split by phase.
+      const t0 = performance.now();
+      const spec = loadCollectionSpec(obj);
+      const t1 = performance.now();
+      const c = Collection.load(spec);
+      const t2 = performance.now();
+      c.close();
+      const t3 = performance.now();
+      walls.push(t3 - t0);
       kernels.push(kernelMs);
       calls.push(bpfCalls);
+      parses.push(t1 - t0);
+      loadOvhs.push(t2 - t1 - kernelMs);
+      closes.push(t3 - t2);
     }
   } finally {
     restore();
@@ -162,7 +185,16 @@ function inProcess(obj: string): Round {
   for (let i = 0; i < WARMUP / 4; i++) Collection.load(spec).close();
   const fromSpec: number[] = [];
   for (let i = 0; i < iterations; i++) fromSpec.push(timeMs(() => Collection.load(spec).close()));
-  return { total: median(totals), walls, kernels, calls, fromSpec: median(fromSpec) };
+  return {
+    total: median(totals),
+    walls,
+    kernels,
+    calls,
+    parses,
+    loadOvhs,
+    closes,
+    fromSpec: median(fromSpec),
+  };
 }
 
 function wholeProcess(cmd: string, args: (dir: string) => string[]): number {
@@ -184,6 +216,7 @@ function wholeProcess(cmd: string, args: (dir: string) => string[]): number {
 const loadBench = cPeer('load_bench');
 const cli = path.join(ROOT, 'bin', 'iovisor');
 const rows: (string | number)[][] = [];
+const phaseRows: (string | number)[][] = [];
 const results: Record<string, unknown>[] = [];
 const ffiNs: number[] = [];
 const wrappedNs: number[] = [];
@@ -212,7 +245,19 @@ for (const name of OBJECTS) {
       kernel.push(k);
       overhead.push(Math.max(0, w - o.calls[i]! * wrapperMs - k));
     });
-    return { kernel: median(kernel), overhead: median(overhead), calls: median(o.calls) };
+    // The load phase as measured holds the wrapper's own cost and the FFI's share of each
+    // call: correct both the same way as the totals (every bpf() call is in this phase).
+    const loadOvh = o.loadOvhs.map((x, i) =>
+      Math.max(0, x - o.calls[i]! * wrapperMs + o.calls[i]! * ffiMs),
+    );
+    return {
+      kernel: median(kernel),
+      overhead: median(overhead),
+      calls: median(o.calls),
+      parse: median(o.parses),
+      load: median(loadOvh),
+      close: median(o.closes),
+    };
   });
   const m = (f: (x: Round) => number): number => median(ours.map(f));
   const t = (f: (x: PeerResult) => number): number => median(theirs.map(f));
@@ -226,6 +271,15 @@ for (const name of OBJECTS) {
     0.001,
     t((x) => x.overhead_ms),
   );
+  const us = (ms: number): string => (ms * 1000).toFixed(1);
+  const ph = (f: (x: (typeof perRound)[number]) => number): number => median(perRound.map(f));
+  const ratio = (a: number, b: number): string => (a / Math.max(b, 0.0001)).toFixed(2);
+  const phases = {
+    parse: [ph((x) => x.parse), t((x) => x.open_ms)],
+    load: [ph((x) => x.load), t((x) => x.load_ovh_ms)],
+    close: [ph((x) => x.close), t((x) => x.close_ms)],
+  } as const;
+  phaseRows.push([name, ...Object.values(phases).flatMap(([a, b]) => [us(a), us(b), ratio(a, b)])]);
   const bpftool = wholeProcess('bpftool', (d) => ['prog', 'loadall', obj, d]);
   const iov = wholeProcess(process.execPath, (d) => [cli, 'object', 'load', obj, '--pin', d]);
   rows.push([
@@ -253,6 +307,10 @@ for (const name of OBJECTS) {
     from_spec_ms: m((x) => x.fromSpec),
     cli_ms: iov,
     bpftool_ms: bpftool,
+    phases_ms: {
+      iovisor: { parse: phases.parse[0], load: phases.load[0], close: phases.close[0] },
+      libbpf: { open: phases.parse[1], load: phases.load[1], close: phases.close[1] },
+    },
   });
 }
 console.log(`machine: ${machine()}`);
@@ -277,6 +335,24 @@ table(
     'bpftool',
   ],
   rows,
+);
+console.log(
+  '\nwhere the overhead goes (us per load, medians): read + parse (libbpf: bpf_object__open_file),\nload minus bpf() time, close (both: their close() calls included)\n',
+);
+table(
+  [
+    'object',
+    'iov parse',
+    'libbpf open',
+    'ratio',
+    'iov load',
+    'libbpf load',
+    'ratio',
+    'iov close',
+    'libbpf close',
+    'ratio',
+  ],
+  phaseRows,
 );
 console.log(
   JSON.stringify({

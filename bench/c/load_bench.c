@@ -8,7 +8,9 @@
  *   {"tool":"libbpf","object":"...","iterations":N,"median_ms":...,"mean_ms":...,
  *    "min_ms":...,"kernel_ms":...,"overhead_ms":...,"bpf_calls":...,"syscall_ns":...}
  * overhead_ms is the median over rounds of (wall time - bpf() time) of the same round, so the
- * kernel's variance does not end up in the overhead.
+ * kernel's variance does not end up in the overhead. open_ms, load_ovh_ms and close_ms split
+ * one round's overhead by phase (medians): bpf_object__open_file (read and parse, no bpf()),
+ * bpf_object__load minus its bpf() time, bpf_object__close (its close() calls included).
  * syscall_ns is the median cost of one raw bpf(BPF_MAP_LOOKUP_ELEM) on a one-entry array map
  * (batches of 10000): the JavaScript side times the same call through its FFI, and the
  * difference is the FFI's own cost per call, which belongs to iovisor's overhead, not the kernel.
@@ -73,19 +75,33 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
+/* Wall time of the last load_once's phases; the load phase without its bpf() time. */
+static double phase_open, phase_load, phase_close;
+
 static void load_once(const char *path)
 {
+	double t0 = now_ms();
 	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	double t1 = now_ms();
 
 	if (!obj) {
 		fprintf(stderr, "load_bench: open %s failed\n", path);
 		exit(1);
 	}
+	double k0 = bpf_ms;
+
 	if (bpf_object__load(obj)) {
 		fprintf(stderr, "load_bench: load %s failed\n", path);
 		exit(1);
 	}
+	double t2 = now_ms();
+
 	bpf_object__close(obj);
+	double t3 = now_ms();
+
+	phase_open = t1 - t0;
+	phase_load = (t2 - t1) - (bpf_ms - k0);
+	phase_close = t3 - t2;
 }
 
 static int cmp(const void *a, const void *b)
@@ -145,8 +161,11 @@ int main(int argc, char **argv)
 	double *walls = calloc(iters, sizeof(double));
 	double *kernels = calloc(iters, sizeof(double));
 	double *overheads = calloc(iters, sizeof(double));
+	double *opens = calloc(iters, sizeof(double));
+	double *loads = calloc(iters, sizeof(double));
+	double *closes = calloc(iters, sizeof(double));
 
-	if (!walls || !kernels || !overheads)
+	if (!walls || !kernels || !overheads || !opens || !loads || !closes)
 		return 1;
 	libbpf_set_print(quiet);
 	for (int i = 0; i < warmup; i++)
@@ -163,6 +182,9 @@ int main(int argc, char **argv)
 		walls[i] = dt;
 		kernels[i] = bpf_ms - k0;
 		overheads[i] = dt - kernels[i];
+		opens[i] = phase_open;
+		loads[i] = phase_load;
+		closes[i] = phase_close;
 		total += dt;
 		if (dt < min)
 			min = dt;
@@ -173,8 +195,10 @@ int main(int argc, char **argv)
 
 	printf("{\"tool\":\"libbpf\",\"object\":\"%s\",\"iterations\":%d,\"median_ms\":%.4f,"
 	       "\"mean_ms\":%.4f,\"min_ms\":%.4f,\"kernel_ms\":%.4f,\"overhead_ms\":%.4f,"
-	       "\"bpf_calls\":%.1f,\"syscall_ns\":%.1f}\n",
+	       "\"bpf_calls\":%.1f,\"syscall_ns\":%.1f,\"open_ms\":%.4f,\"load_ovh_ms\":%.4f,"
+	       "\"close_ms\":%.4f}\n",
 	       argv[1], iters, median(walls, iters), total / iters, min, median(kernels, iters),
-	       median(overheads, iters), calls, calib);
+	       median(overheads, iters), calls, calib, median(opens, iters), median(loads, iters),
+	       median(closes, iters));
 	return 0;
 }
