@@ -108,6 +108,12 @@ export class Btf {
   private readonly strings: StringTable;
   /** Length of the base's string section as the kernel sees it (split string offsets start here). */
   private readonly baseStrLen: number;
+  /**
+   * Kind and name of every type, by id, beside {@link types}: scans over all types (by name, by
+   * kind) read these small arrays instead of loading a field from objects of a dozen shapes.
+   */
+  private readonly kinds: BtfKind[];
+  private readonly names: string[];
   private nameIndex: Map<string, number[]> | undefined;
   private essentialIndex: Map<string, number[]> | undefined;
   /**
@@ -121,8 +127,16 @@ export class Btf {
   /** Ids replaced with {@link set} since parsing, patched into the copy of the raw blob. */
   private dirty: Set<number> | undefined;
 
-  private constructor(types: BtfType[], strings: StringTable, base: Btf | undefined) {
+  private constructor(
+    types: BtfType[],
+    strings: StringTable,
+    base: Btf | undefined,
+    kinds?: BtfKind[],
+    names?: string[],
+  ) {
     this.types = types;
+    this.kinds = kinds ?? types.map((t) => t.kind);
+    this.names = names ?? types.map((t) => t.name);
     this.strings = strings;
     this.base = base;
     this.firstId = base ? base.types.length : 0;
@@ -152,7 +166,7 @@ export class Btf {
   static parse(bytes: Uint8Array, base?: Btf): Btf {
     try {
       const parsed = parseRaw(bytes, base);
-      const btf = new Btf(parsed.types, parsed.strings, base);
+      const btf = new Btf(parsed.types, parsed.strings, base, parsed.kinds, parsed.names);
       if (parsed.raw) {
         btf.raw = parsed.raw;
         btf.rawCount = parsed.types.length;
@@ -190,6 +204,11 @@ export class Btf {
       throw new BtfError(`BTF: type id ${id} out of range (have ${this.types.length} types)`);
     }
     return this.types[id];
+  }
+
+  /** The kind of the type with this id (undefined when out of range), without loading the type. */
+  kindOf(id: number): BtfKind | undefined {
+    return this.kinds[id];
   }
 
   /** Skips typedef, const, volatile, restrict and type_tag; returns the id of what is underneath. */
@@ -276,16 +295,16 @@ export class Btf {
       // than building the index (a map entry and an array per name).
       const out: number[] = [];
       if (name === '') return out;
-      for (let id = 1; id < this.types.length; id++) {
-        const t = this.types[id]!;
-        if (t.name === name && (kind === undefined || t.kind === kind)) out.push(id);
+      const { names, kinds } = this;
+      for (let id = 1; id < names.length; id++) {
+        if (names[id] === name && (kind === undefined || kinds[id] === kind)) out.push(id);
       }
       return out;
     }
     if (this.nameIndex === undefined) {
       const idx = new Map<string, number[]>();
-      for (let id = 1; id < this.types.length; id++) {
-        const n = this.types[id].name;
+      for (let id = 1; id < this.names.length; id++) {
+        const n = this.names[id]!;
         if (n === '') continue;
         const list = idx.get(n);
         if (list) list.push(id);
@@ -294,7 +313,7 @@ export class Btf {
       this.nameIndex = idx;
     }
     const ids = this.nameIndex.get(name) ?? [];
-    return kind === undefined ? ids.slice() : ids.filter((id) => this.types[id].kind === kind);
+    return kind === undefined ? ids.slice() : ids.filter((id) => this.kinds[id] === kind);
   }
 
   /**
@@ -304,8 +323,8 @@ export class Btf {
   findByEssentialName(essential: string): number[] {
     if (this.essentialIndex === undefined) {
       const idx = new Map<string, number[]>();
-      for (let id = 1; id < this.types.length; id++) {
-        const n = this.types[id].name;
+      for (let id = 1; id < this.names.length; id++) {
+        const n = this.names[id]!;
         if (n === '') continue;
         const e = essentialName(n);
         const list = idx.get(e);
@@ -321,6 +340,8 @@ export class Btf {
   add(t: BtfType): number {
     if (this.types.length > MAX_TYPE) throw new BtfError(`BTF: too many types (max ${MAX_TYPE})`);
     this.types.push(t);
+    this.kinds.push(t.kind);
+    this.names.push(t.name);
     this.invalidate();
     return this.types.length - 1;
   }
@@ -331,6 +352,8 @@ export class Btf {
     if (id === 0) throw new BtfError('BTF: cannot replace void (type 0)');
     if (id < this.firstId) throw new BtfError(`BTF: type ${id} belongs to the base BTF`);
     this.types[id] = t;
+    this.kinds[id] = t.kind;
+    this.names[id] = t.name;
     (this.dirty ??= new Set()).add(id);
     this.invalidate();
   }
@@ -553,9 +576,22 @@ function typeOffsets(
   return out;
 }
 
+/** The reference fields of the BTF type shapes, for the reference check (by kind). */
+interface TypeRefs {
+  name: string;
+  type: number;
+  indexType: number;
+  returnType: number;
+  members: { type: number }[];
+  params: { type: number }[];
+  vars: { type: number }[];
+}
+
 /** What parsing yields: the types, the strings and, when encode may patch it, the blob. */
 interface Parsed {
   types: BtfType[];
+  kinds: BtfKind[];
+  names: string[];
   strings: StringTable;
   raw: Uint8Array | undefined;
 }
@@ -643,6 +679,8 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
     strOff === typeLen &&
     hdrLen + strOff + strLen === bytes.byteLength;
   const types: BtfType[] = base ? base.types.slice() : [VOID];
+  const kinds: BtfKind[] = base ? base.types.map((t) => t.kind) : [BtfKind.Void];
+  const names: string[] = base ? base.types.map((t) => t.name) : [''];
   const firstId = types.length;
   const start = hdrLen + typeOff;
   const end = start + typeLen;
@@ -842,6 +880,8 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
         throw typeError(off, id, kind, 'unknown kind');
     }
     types.push(t);
+    kinds.push(kind);
+    names.push(name);
     off = body + len;
   }
   // Every reference must point at an existing type; checked after the fact since BTF may refer forward.
@@ -851,8 +891,9 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
       throw new BtfError(`parse BTF: type ${id}: ${what} refers to type ${ref}, have ${n}`);
   };
   for (let id = firstId; id < n; id++) {
-    const t = types[id]!;
-    switch (t.kind) {
+    // Switching on the kinds array keeps each field load below to the few shapes of one case.
+    const t = types[id] as unknown as TypeRefs;
+    switch (kinds[id]) {
       case BtfKind.Ptr:
       case BtfKind.Typedef:
       case BtfKind.Volatile:
@@ -894,7 +935,7 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
         break;
     }
   }
-  return { types, strings, raw: canonical ? bytes : undefined };
+  return { types, kinds, names, strings, raw: canonical ? bytes : undefined };
 }
 
 /** Builds a string table: "" at 0, each distinct string once. */
@@ -963,9 +1004,10 @@ function encodeType(
   nameOf: (s: string) => number,
   words: number[],
 ): boolean {
-  const where = `encode BTF: type ${id}`;
+  // Built only for an error: this runs for every patched type on every load.
+  const where = (): string => `encode BTF: type ${id}`;
   const vl = (n: number): number => {
-    if (n > 0xffff) throw new BtfError(`${where}: ${n} entries exceed vlen`);
+    if (n > 0xffff) throw new BtfError(`${where()}: ${n} entries exceed vlen`);
     return n;
   };
   const name = nameOf(t.name);
@@ -975,7 +1017,7 @@ function encodeType(
   };
   switch (t.kind) {
     case BtfKind.Void:
-      throw new BtfError(`${where}: void may only be type 0`);
+      throw new BtfError(`${where()}: void may only be type 0`);
     case BtfKind.Int: {
       const enc = (t.signed ? INT_SIGNED : 0) | (t.char ? INT_CHAR : 0) | (t.bool ? INT_BOOL : 0);
       push(name);
@@ -1005,7 +1047,7 @@ function encodeType(
       push(t.size);
       for (const m of t.members) {
         if (kflag && (m.bitOffset > 0xffffff || m.bitfieldSize > 0xff)) {
-          throw new BtfError(`${where}: member ${m.name} bitfield does not fit the encoding`);
+          throw new BtfError(`${where()}: member ${m.name} bitfield does not fit the encoding`);
         }
         const mn = nameOf(m.name);
         if (mn < 0) return false;
@@ -1097,7 +1139,7 @@ function encodeType(
       push(t.componentIdx);
       return true;
     default:
-      throw new BtfError(`${where}: unknown kind ${(t as { kind: number }).kind}`);
+      throw new BtfError(`${where()}: unknown kind ${(t as { kind: number }).kind}`);
   }
 }
 

@@ -42,31 +42,37 @@ export function fixupForKernel(
     return undefined;
   };
   for (let id = Math.max(1, btf.firstId); id < btf.types.length; id++) {
-    const t = btf.types[id];
-    // Kernel 6.18 refuses FUNC linkage "extern" ("Invalid func linkage"); libbpf marks them global.
-    if (t.kind === BtfKind.Func && t.linkage === FUNC_EXTERN) {
-      btf.set(id, { ...t, linkage: FUNC_GLOBAL });
+    // Only FUNCs and DATASECs change: the kind comes from a small array, the type only for those.
+    const kind = btf.kindOf(id);
+    if (kind === BtfKind.Func) {
+      const t = btf.types[id] as Extract<BtfType, { kind: BtfKind.Func }>;
+      // Kernel 6.18 refuses FUNC linkage "extern" ("Invalid func linkage"); libbpf marks them global.
+      if (t.linkage === FUNC_EXTERN) btf.set(id, { ...t, linkage: FUNC_GLOBAL });
       continue;
     }
-    if (t.kind !== BtfKind.Datasec) continue;
-    const where = `fix up BTF: DATASEC ${t.name} (type ${id})`;
+    if (kind !== BtfKind.Datasec) continue;
+    const t = btf.types[id] as Extract<BtfType, { kind: BtfKind.Datasec }>;
+    // Built only for an error: a number in a template costs a conversion on every load.
+    const where = (): string => `fix up BTF: DATASEC ${t.name} (type ${id})`;
     if (t.name === '.kconfig') {
-      fixupKconfig(btf, id, where);
+      fixupKconfig(btf, id, where());
       continue;
     }
     if (t.name === '.ksyms') {
-      fixupKsyms(btf, id, where);
+      fixupKsyms(btf, id, where());
       continue;
     }
     const size = secSize(t.name);
     if (size === undefined) {
       if (t.size !== 0) continue;
-      throw new BtfError(`${where}: the object has no section of that name to take the size from`);
+      throw new BtfError(
+        `${where()}: the object has no section of that name to take the size from`,
+      );
     }
     const vars: BtfVarSecinfo[] = t.vars.map((v, i) => {
       const vt = btf.type(v.type);
       if (vt.kind !== BtfKind.Var) {
-        throw new BtfError(`${where}: entry ${i} is a ${BtfKind[vt.kind]}, not a VAR`);
+        throw new BtfError(`${where()}: entry ${i} is a ${BtfKind[vt.kind]}, not a VAR`);
       }
       const sym = findSymbol(symbols, t.name, vt.name);
       if (!sym) {
@@ -86,7 +92,7 @@ export function fixupForKernel(
     for (const v of vars) {
       if (v.offset + v.size > size) {
         throw new BtfError(
-          `${where}: VAR ${btf.type(v.type).name} at ${v.offset}+${v.size} lies past the section size ${size}`,
+          `${where()}: VAR ${btf.type(v.type).name} at ${v.offset}+${v.size} lies past the section size ${size}`,
         );
       }
     }
