@@ -301,31 +301,29 @@ export function parseElf(file: Uint8Array): ElfFile {
   // Relocation sections are grouped by the section they apply to, and checked and decoded only
   // when asked for (ElfFile.relocationsFor): a loader reads those of code and .maps, never the
   // many of debug sections (libbpf ignores those too).
-  const relocSections = new Map<number, Section[]>();
+  const relocSections = new Array<Section[] | undefined>(shnum).fill(undefined);
   for (let si = 0; si < shnum; si++) {
     const s = sections[si]!;
     if (s.type !== SHT_REL && s.type !== SHT_RELA) continue;
     if (s.info >= sections.length)
       throw new ElfError(`relocation section ${s.name} targets missing section ${s.info}`);
-    let list = relocSections.get(s.info);
-    if (list === undefined) {
-      list = [];
-      relocSections.set(s.info, list);
-    }
-    list.push(s);
+    const list = relocSections[s.info];
+    if (list === undefined) relocSections[s.info] = [s];
+    else list.push(s);
   }
   return new File(machine, sections, symbols, relocSections, dv, offsets);
 }
 
 /** A parsed file; relocations are decoded per target section on first use. */
 class File implements ElfFile {
-  private decoded = new Map<number, ElfRelocation[]>();
+  private decoded: (ElfRelocation[] | undefined)[] = [];
   private all: Map<number, ElfRelocation[]> | undefined;
   constructor(
     readonly machine: number,
     readonly sections: Section[],
     readonly symbols: ElfSymbol[],
-    private readonly relocSections: Map<number, Section[]>,
+    /** Relocation sections by the index of the section they apply to. */
+    private readonly relocSections: (Section[] | undefined)[],
     private readonly dv: DataView,
     private readonly offsets: number[],
   ) {}
@@ -333,18 +331,20 @@ class File implements ElfFile {
   get relocations(): Map<number, ElfRelocation[]> {
     if (this.all === undefined) {
       const all = new Map<number, ElfRelocation[]>();
-      for (const target of this.relocSections.keys()) all.set(target, this.relocationsFor(target));
+      this.relocSections.forEach((list, target) => {
+        if (list !== undefined) all.set(target, this.relocationsFor(target));
+      });
       this.all = all;
     }
     return this.all;
   }
 
   relocationsFor(index: number): ElfRelocation[] {
-    const hit = this.decoded.get(index);
+    const hit = this.decoded[index];
     if (hit !== undefined) return hit;
     const list: ElfRelocation[] = [];
     const { dv, symbols } = this;
-    for (const s of this.relocSections.get(index) ?? []) {
+    for (const s of this.relocSections[index] ?? []) {
       const rela = s.type === SHT_RELA;
       const entsize = rela ? 24 : 16;
       const base = this.offsets[s.index]!;
@@ -366,7 +366,7 @@ class File implements ElfFile {
         });
       }
     }
-    this.decoded.set(index, list);
+    this.decoded[index] = list;
     return list;
   }
 

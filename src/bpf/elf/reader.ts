@@ -76,6 +76,9 @@ interface Func {
   start: number; // byte offset in section
   end: number;
   global: boolean;
+  /** Where the current link() placed it (first slot), valid when `linkId` is that link's id. */
+  base: number;
+  linkId: number;
 }
 
 /** An executable section's bytes and its relocations by byte offset. */
@@ -166,12 +169,14 @@ class Reader {
   private readonly maps = new Map<string, MapSpec>();
   private readonly variables = new Map<string, VariableSpec>();
   /** Map name for each data-like section index (.data, .rodata*, .bss, .kconfig). */
-  private readonly dataMaps = new Map<number, string>();
+  private readonly dataMaps: (string | undefined)[] = [];
   private kconfigMap?: string;
   /** Byte offset of the `values` member inside each BTF map definition that has one. */
   private readonly valuesOffsets = new Map<string, number>();
   private kconfigOffsets = new Map<string, number>();
   private license = '';
+  /** Count of link() calls, to tell which functions the current one has placed. */
+  private links = 0;
   private kernelVersion = 0;
 
   constructor(
@@ -243,20 +248,24 @@ class Reader {
     };
   }
 
-  private bySection: Map<number, ElfSymbol[]> | undefined;
+  private bySection: (ElfSymbol[] | undefined)[] | undefined;
 
   /** Symbols defined in one section, in symbol-table order (grouped once, in one pass). */
   private symbolsIn(index: number): ElfSymbol[] {
     if (this.bySection === undefined) {
-      const m = new Map<number, ElfSymbol[]>();
+      // An array by section index (a Map here cost more than the grouping). Special indices
+      // (SHN_ABS, SHN_COMMON) are no section: left out, or the array would turn sparse.
+      const n = this.elf.sections.length;
+      const by = new Array<ElfSymbol[] | undefined>(n).fill(undefined);
       for (const sym of this.elf.symbols) {
-        const list = m.get(sym.sectionIndex);
-        if (list === undefined) m.set(sym.sectionIndex, [sym]);
+        if (sym.sectionIndex >= n) continue;
+        const list = by[sym.sectionIndex];
+        if (list === undefined) by[sym.sectionIndex] = [sym];
         else list.push(sym);
       }
-      this.bySection = m;
+      this.bySection = by;
     }
-    return this.bySection.get(index) ?? NO_SYMBOLS;
+    return this.bySection[index] ?? NO_SYMBOLS;
   }
 
   private addMap(spec: MapSpec, where: string): void {
@@ -345,7 +354,7 @@ class Reader {
         },
         `section ${sec.name}`,
       );
-      this.dataMaps.set(sec.index, mapName);
+      this.dataMaps[sec.index] = mapName;
       // Variables: prefer BTF (types and statics), fall back to ELF symbols.
       const vars = new Map<string, VariableSpec>();
       for (const sym of this.symbolsIn(sec.index)) {
@@ -445,6 +454,8 @@ class Reader {
           start: 0,
           end: sec.size,
           global: true,
+          base: 0,
+          linkId: -1,
         });
         continue;
       }
@@ -453,7 +464,15 @@ class Reader {
         if (s.value % INSN_SIZE !== 0 || end > sec.size || end <= s.value) {
           throw new ObjectError(`function ${s.name} in ${sec.name}: bad bounds ${s.value}..${end}`);
         }
-        out.push({ name: s.name, section: sec, start: s.value, end, global: s.bind !== STB_LOCAL });
+        out.push({
+          name: s.name,
+          section: sec,
+          start: s.value,
+          end,
+          global: s.bind !== STB_LOCAL,
+          base: 0,
+          linkId: -1,
+        });
       });
     }
     return out;
@@ -461,14 +480,14 @@ class Reader {
 
   private readPrograms(): Map<string, ProgramSpec> {
     const funcs = this.functions();
-    const code = new Map<number, SectionCode>();
+    const code: (SectionCode | undefined)[] = [];
     for (const f of funcs) {
-      if (!code.has(f.section.index)) {
+      if (code[f.section.index] === undefined) {
         // A sorted list walked alongside the instructions: building a map of every relocation
         // cost more than the whole link.
         let relocs = this.elf.relocationsFor(f.section.index);
         if (!sortedByOffset(relocs)) relocs = [...relocs].sort((a, b) => a.offset - b.offset);
-        code.set(f.section.index, { bytes: f.section.data, relocs });
+        code[f.section.index] = { bytes: f.section.data, relocs };
       }
     }
     const programs = new Map<string, ProgramSpec>();
@@ -512,7 +531,7 @@ class Reader {
   private link(
     entry: Func,
     funcs: Func[],
-    code: Map<number, SectionCode>,
+    code: (SectionCode | undefined)[],
   ): Pick<
     EncodedProgramParts,
     'code' | 'references' | 'funcInfo' | 'lineInfo' | 'lineInsnOffs' | 'coreRelos' | 'symbols'
@@ -526,7 +545,8 @@ class Reader {
     const lineInsnOffs: number[] = [];
     const coreRelos: ProgramSpec['coreRelos'] = [];
     const symbols = new Map<number, string>();
-    const placed = new Map<Func, number>();
+    // Functions placed by this link carry its id (no map from function to slot per program).
+    const linkId = ++this.links;
     const queue: Func[] = [];
     const calls: { slot: number; target: Func; targetSlot: number }[] = [];
     const ext = this.ext;
@@ -542,10 +562,10 @@ class Reader {
     };
     // Appends a function's instruction bytes and the .BTF.ext records that fall inside it.
     const place = (f: Func): number => {
-      const have = placed.get(f);
-      if (have !== undefined) return have;
+      if (f.linkId === linkId) return f.base;
       const base = n;
-      placed.set(f, base);
+      f.linkId = linkId;
+      f.base = base;
       queue.push(f);
       const size = f.end - f.start;
       if (base * INSN_SIZE + size > out.byteLength) {
@@ -558,7 +578,7 @@ class Reader {
           linkWords = words;
         }
       }
-      out.set(code.get(f.section.index)!.bytes.subarray(f.start, f.end), base * INSN_SIZE);
+      out.set(code[f.section.index]!.bytes.subarray(f.start, f.end), base * INSN_SIZE);
       n += size / INSN_SIZE;
       symbols.set(base, f.name);
       if (ext === undefined) return base;
@@ -602,8 +622,8 @@ class Reader {
     place(entry);
     let f: Func | undefined;
     while ((f = queue.shift()) !== undefined) {
-      const base = placed.get(f)!;
-      const relocs = code.get(f.section.index)!.relocs;
+      const base = f.base;
+      const relocs = code[f.section.index]!.relocs;
       const count = (f.end - f.start) / INSN_SIZE;
       let ri = relocs.length === 0 ? 0 : firstAtOrAfter(relocs, f.start);
       for (let i = 0; i < count; i++) {
@@ -634,7 +654,7 @@ class Reader {
       }
     }
     for (const c of calls) {
-      writeInsnImm(out, c.slot * INSN_SIZE, placed.get(c.target)! + c.targetSlot - (c.slot + 1));
+      writeInsnImm(out, c.slot * INSN_SIZE, c.target.base + c.targetSlot - (c.slot + 1));
     }
     if (!fiSorted) sortRecords(funcInfo, 2);
     if (!liSorted) sortRecords(lineInfo, 4, lineInsnOffs);
@@ -703,7 +723,7 @@ class Reader {
       references.push({ slot, kind: 'map', map: map.name });
       return undefined;
     }
-    const dataMap = this.dataMaps.get(sec.index);
+    const dataMap = this.dataMaps[sec.index];
     if (dataMap) {
       const offset = (sym.type === STT_SECTION ? 0 : sym.value) + imm;
       references.push({ slot, kind: 'map_value', map: dataMap, offset });
