@@ -22,14 +22,14 @@ const registry = new FinalizationRegistry<number>((fd) => {
 /** An owned file descriptor. */
 export class FD {
   private value: number;
-  private readonly token = {};
 
   constructor(
     fd: number,
     private readonly what: string,
   ) {
     this.value = fd;
-    registry.register(this, fd, this.token);
+    // The FD is its own unregister token (held weakly): no extra object per descriptor.
+    registry.register(this, fd, this);
   }
   /** The raw number; throws after close. */
   get raw(): number {
@@ -43,7 +43,7 @@ export class FD {
     if (this.value < 0) return;
     const fd = this.value;
     this.value = -1;
-    registry.unregister(this.token);
+    registry.unregister(this);
     sys().close(fd);
   }
 }

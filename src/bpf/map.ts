@@ -122,7 +122,8 @@ export class BpfMap {
     dv.setUint32(20, opts.innerMapFd ?? 0, true);
     dv.setUint32(24, partial.numaNode ?? 0, true);
     writeObjectName(bytes, 28, partial.name);
-    dv.setBigUint64(64, BigInt.asUintN(64, BigInt(partial.mapExtra ?? 0n)), true);
+    // Zeroed above; most maps have no map_extra, and a BigInt per creation costs.
+    if (partial.mapExtra) dv.setBigUint64(64, BigInt.asUintN(64, BigInt(partial.mapExtra)), true);
     if (
       opts.btfFd !== undefined &&
       (partial.keyType !== undefined || partial.valueType !== undefined)

@@ -289,7 +289,7 @@ export class Program {
     const funcOff = align8(licenseOff + licenseLen);
     const lineOff = align8(funcOff + (useBtf ? nFuncInfo * 8 : 0));
     const end = lineOff + (useBtf ? nLineInfo * 16 : 0);
-    const base = arena.reserve(end);
+    arena.reserve(end);
     const { bytes, dv } = arena;
     if (parts.code !== undefined) arena.setWords(codeOff, parts.code);
     else encodeRawInto(bytes, codeOff, parts.insns!);
@@ -343,8 +343,8 @@ export class Program {
       bytes.fill(0, 0, BPF_ATTR_SIZE);
       dv.setUint32(0, spec.type, true);
       dv.setUint32(4, nInsns, true);
-      dv.setBigUint64(8, base + BigInt(codeOff), true);
-      dv.setBigUint64(16, base + BigInt(licenseOff), true);
+      arena.setAddress(8, codeOff);
+      arena.setAddress(16, licenseOff);
       dv.setUint32(40, spec.kernelVersion, true);
       dv.setUint32(44, spec.flags, true);
       writeObjectName(bytes, 48, spec.name);
@@ -352,11 +352,11 @@ export class Program {
       if (useBtf) {
         dv.setUint32(72, opts.btfFd!, true);
         dv.setUint32(76, 8, true);
-        dv.setBigUint64(80, base + BigInt(funcOff), true);
+        arena.setAddress(80, funcOff);
         dv.setUint32(88, nFuncInfo, true);
         if (nLineInfo > 0) {
           dv.setUint32(92, 16, true);
-          dv.setBigUint64(96, base + BigInt(lineOff), true);
+          arena.setAddress(96, lineOff);
           dv.setUint32(104, nLineInfo, true);
         }
       }

@@ -54,6 +54,17 @@ export class Arena {
     this.owner = undefined;
   }
 
+  /**
+   * Writes the native address of the arena's byte `regionOff` as a u64 at byte `at` (attr
+   * pointer fields): two 32-bit stores from the numeric base, no BigInt made per field.
+   */
+  setAddress(at: number, regionOff: number): void {
+    const a = this.baseNumber + regionOff;
+    const lo = a % 0x100000000;
+    this.dv.setUint32(at, lo, true);
+    this.dv.setUint32(at + 4, (a - lo) / 0x100000000, true);
+  }
+
   /** Copies 32-bit `words` (host order, signed or not) to byte offset `off`, a multiple of 4. */
   setWords(off: number, words: readonly number[]): void {
     const { u32 } = this;

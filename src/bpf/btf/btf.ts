@@ -430,11 +430,11 @@ export class Btf {
     if (raw !== undefined && this.types.length === this.rawCount) {
       // The blob and the attr in the shared arena: no copy to allocate, no address to look up.
       const blobOff = align8(BPF_ATTR_SIZE);
-      const base = arena.reserve(blobOff + raw.byteLength);
+      arena.reserve(blobOff + raw.byteLength);
       if (this.patchRaw(raw, arena.bytes.subarray(blobOff, blobOff + raw.byteLength))) {
         const { bytes, dv } = arena;
         bytes.fill(0, 0, BPF_ATTR_SIZE);
-        dv.setBigUint64(0, base + BigInt(blobOff), true);
+        arena.setAddress(0, blobOff);
         dv.setUint32(16, raw.byteLength, true);
         try {
           return s.bpfAt(BpfCmd.BTF_LOAD, arena.baseNumber, BPF_ATTR_SIZE);
