@@ -179,11 +179,12 @@ export class Collection {
 
   private doLoad(opts: CollectionOptions): void {
     const { spec } = this;
-    const progress = opts.onProgress ?? (() => {});
+    // Messages are only formatted for a listener: a load makes one per map and program.
+    const progress = opts.onProgress;
     if (spec.btf) {
       try {
         this.btfFd = spec.btf.load();
-        progress('BTF loaded');
+        progress?.('BTF loaded');
       } catch {
         // Older kernels reject some BTF kinds: like libbpf, go on without BTF.
         this.btfFd = undefined;
@@ -191,7 +192,7 @@ export class Collection {
     }
     for (const m of spec.maps.values()) {
       this.maps.set(m.name, this.createMap(m, opts.pinPath));
-      progress(`map ${m.name} created`);
+      if (progress) progress(`map ${m.name} created`);
     }
     for (const m of spec.maps.values()) this.initMap(m);
     const wanted = opts.programs ?? [...spec.programs.keys()];
@@ -202,7 +203,7 @@ export class Collection {
         name,
         Program.load(p, { ...opts.program, maps: this.maps, btfFd: this.btfFd }),
       );
-      progress(`program ${name} loaded`);
+      if (progress) progress(`program ${name} loaded`);
     }
     for (const m of spec.maps.values()) {
       for (const c of m.contents) {
