@@ -47,6 +47,35 @@ export interface MapSpec {
   kconfig?: { name: string; type: number; offset: number; size: number; weak: boolean }[];
 }
 
+/**
+ * A MapSpec with every field present, in one order: specs of every origin (BTF, legacy,
+ * global data) then share one object shape, which keeps the loader's reads of them fast.
+ */
+export function mapSpec(
+  init: Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries'> & Partial<MapSpec>,
+): MapSpec {
+  return {
+    name: init.name,
+    type: init.type,
+    keySize: init.keySize,
+    valueSize: init.valueSize,
+    maxEntries: init.maxEntries,
+    flags: init.flags ?? 0,
+    mapExtra: init.mapExtra ?? 0n,
+    numaNode: init.numaNode,
+    pinning: init.pinning ?? 'none',
+    btf: init.btf,
+    keyType: init.keyType,
+    valueType: init.valueType,
+    innerMap: init.innerMap,
+    contents: init.contents ?? [],
+    data: init.data,
+    dataSection: init.dataSection,
+    freeze: init.freeze ?? false,
+    kconfig: init.kconfig,
+  };
+}
+
 /** A variable in a global-data section, settable before load and live after. */
 export interface VariableSpec {
   name: string;

@@ -5,7 +5,7 @@
  */
 import type { Btf } from '../btf/btf.js';
 import { BtfKind, type BtfMember } from '../btf/types.js';
-import type { MapSpec } from '../spec.js';
+import { mapSpec, type MapSpec } from '../spec.js';
 import { MapType } from '../types.js';
 
 /** A malformed BTF map definition. */
@@ -44,19 +44,14 @@ export function parseMapDef(
 ): { spec: MapSpec; valuesOffset?: number } {
   const st = btf.type(btf.resolve(structId));
   if (st.kind !== BtfKind.Struct) throw new MapDefError(`${where}: map ${name} is not a struct`);
-  const spec: MapSpec = {
+  const spec = mapSpec({
     name,
     type: MapType.Unspec,
     keySize: 0,
     valueSize: 0,
     maxEntries: 0,
-    flags: 0,
-    mapExtra: 0n,
-    pinning: 'none',
     btf,
-    contents: [],
-    freeze: false,
-  };
+  });
   let valuesOffset: number | undefined;
   const w = `${where}: map ${name}`;
   for (const m of st.members) {

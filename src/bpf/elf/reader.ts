@@ -22,6 +22,7 @@ import { fixupForKernel } from '../btf/fixup.js';
 import { BtfKind } from '../btf/types.js';
 import {
   EncodedProgramSpec,
+  mapSpec,
   type CollectionSpec,
   type EncodedProgramParts,
   type MapSpec,
@@ -290,7 +291,7 @@ class Reader {
         }
         const dv = new DataView(sec.data.buffer, sec.data.byteOffset + sym.value, size);
         this.addMap(
-          {
+          mapSpec({
             name: sym.name,
             type: dv.getUint32(0, true),
             keySize: dv.getUint32(4, true),
@@ -299,9 +300,7 @@ class Reader {
             flags: dv.getUint32(16, true),
             mapExtra: 0n,
             pinning: size >= 28 && dv.getUint32(24, true) === 2 ? 'by_name' : 'none',
-            contents: [],
-            freeze: false,
-          },
+          }),
           `section ${sec.name}`,
         );
       }
@@ -336,7 +335,7 @@ class Reader {
       const mapName = internalMapName(this.name, sec.name);
       const datasec = this.btf?.findByName(sec.name, BtfKind.Datasec)[0];
       this.addMap(
-        {
+        mapSpec({
           name: mapName,
           type: MapType.Array,
           keySize: 4,
@@ -351,7 +350,7 @@ class Reader {
           data: isBss ? new Uint8Array(sec.size) : sec.data.slice(),
           dataSection: sec.name,
           freeze: readonly,
-        },
+        }),
         `section ${sec.name}`,
       );
       this.dataMaps[sec.index] = mapName;
@@ -405,7 +404,7 @@ class Reader {
     const mapName = internalMapName(this.name, '.kconfig');
     this.kconfigMap = mapName;
     this.addMap(
-      {
+      mapSpec({
         name: mapName,
         type: MapType.Array,
         keySize: 4,
@@ -421,7 +420,7 @@ class Reader {
         dataSection: '.kconfig',
         freeze: true,
         kconfig: layout.vars,
-      },
+      }),
       'section .kconfig',
     );
     for (const v of layout.vars) {
