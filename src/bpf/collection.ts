@@ -195,14 +195,13 @@ export class Collection {
       if (progress) progress(`map ${m.name} created`);
     }
     for (const m of spec.maps.values()) this.initMap(m);
-    const wanted = opts.programs ?? [...spec.programs.keys()];
+    const wanted = opts.programs ?? spec.programs.keys();
+    // One options object for every program (Program.load does not keep or change it).
+    const progOpts = { ...opts.program, maps: this.maps, btfFd: this.btfFd };
     for (const name of wanted) {
       const p = spec.programs.get(name);
       if (!p) throw new Error(`load ${spec.name}: no program named ${name}`);
-      this.programs.set(
-        name,
-        Program.load(p, { ...opts.program, maps: this.maps, btfFd: this.btfFd }),
-      );
+      this.programs.set(name, Program.load(p, progOpts));
       if (progress) progress(`program ${name} loaded`);
     }
     for (const m of spec.maps.values()) {
