@@ -51,6 +51,8 @@ export interface ExtBlock {
   p: number;
   num: number;
   recSize: number;
+  /** Records in insn_off order (what clang writes): a reader may search instead of scanning. */
+  sorted: boolean;
 }
 
 /**
@@ -229,20 +231,28 @@ function parseExt(bytes: Uint8Array, btf: Btf): BtfExtIndex {
 
   const funcInfo = new Map<string, ExtBlock[]>();
   blocks(8, 'func_info', 8, (sec, p, num, recSize) => {
-    for (let i = 0, q = p; i < num; i++, q += recSize) {
+    let sorted = true;
+    for (let i = 0, q = p, prev = 0; i < num; i++, q += recSize) {
+      const insnOff = dv.getUint32(q, true);
       checkType(dv.getUint32(q + 4, true), q, 'func_info');
-      checkOff(dv.getUint32(q, true), 'func_info', sec);
+      checkOff(insnOff, 'func_info', sec);
+      if (insnOff < prev) sorted = false;
+      prev = insnOff;
     }
-    add(funcInfo, sec, { p, num, recSize });
+    add(funcInfo, sec, { p, num, recSize, sorted });
   });
   const lineInfo = new Map<string, ExtBlock[]>();
   blocks(16, 'line_info', 16, (sec, p, num, recSize) => {
-    for (let i = 0, q = p; i < num; i++, q += recSize) {
+    let sorted = true;
+    for (let i = 0, q = p, prev = 0; i < num; i++, q += recSize) {
+      const insnOff = dv.getUint32(q, true);
       checkStr(dv.getUint32(q + 4, true), q + 4);
       checkStr(dv.getUint32(q + 8, true), q + 8);
-      checkOff(dv.getUint32(q, true), 'line_info', sec);
+      checkOff(insnOff, 'line_info', sec);
+      if (insnOff < prev) sorted = false;
+      prev = insnOff;
     }
-    add(lineInfo, sec, { p, num, recSize });
+    add(lineInfo, sec, { p, num, recSize, sorted });
   });
   const coreRelos = new Map<string, CoreRelo[]>();
   if (hdrLen >= EXT_HEADER_CORE) {

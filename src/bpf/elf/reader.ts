@@ -102,6 +102,22 @@ function sortedByOffset(list: ElfRelocation[]): boolean {
   return true;
 }
 
+/**
+ * Index of the first .BTF.ext record of `b` at or after instruction byte `off` (0 when the block
+ * is not sorted): a function's records are found without reading the whole section's.
+ */
+function firstRecord(dv: DataView, b: ExtBlock, off: number): number {
+  if (!b.sorted) return 0;
+  let lo = 0;
+  let hi = b.num;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dv.getUint32(b.p + mid * b.recSize, true) < off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Index of the first relocation at or after byte `off` in a list sorted by offset. */
 function firstAtOrAfter(list: ElfRelocation[], off: number): number {
   let lo = 0;
@@ -443,9 +459,11 @@ class Reader {
         continue;
       if (sec.size % INSN_SIZE !== 0)
         throw new ObjectError(`section ${sec.name}: size ${sec.size} is not a multiple of 8`);
-      const syms = this.symbolsIn(sec.index)
-        .filter((s) => s.type === STT_FUNC)
-        .sort((a, b) => a.value - b.value);
+      const syms = this.symbolsIn(sec.index).filter((s) => s.type === STT_FUNC);
+      // Usually in address order already: check before paying for a sort with a comparator.
+      let sorted = true;
+      for (let i = 1; i < syms.length; i++) if (syms[i - 1]!.value > syms[i]!.value) sorted = false;
+      if (!sorted) syms.sort((a, b) => a.value - b.value);
       if (syms.length === 0) {
         out.push({
           name: sec.name.replace(/[^A-Za-z0-9_]/g, '_'),
@@ -584,18 +602,22 @@ class Reader {
       const secName = f.section.name;
       const { start, end } = f;
       const { dv } = ext;
-      for (const { p, num, recSize } of ext.funcInfo.get(secName) ?? NO_BLOCKS) {
-        for (let i = 0, q = p; i < num; i++, q += recSize) {
+      for (const b of ext.funcInfo.get(secName) ?? NO_BLOCKS) {
+        const { num, recSize } = b;
+        for (let i = firstRecord(dv, b, start), q = b.p + i * recSize; i < num; i++, q += recSize) {
           const off = dv.getUint32(q, true);
+          if (off >= end && b.sorted) break;
           if (off < start || off >= end) continue;
           const slot = base + (off - start) / INSN_SIZE;
           if (funcInfo.length > 0 && funcInfo[funcInfo.length - 2]! > slot) fiSorted = false;
           funcInfo.push(slot, dv.getUint32(q + 4, true));
         }
       }
-      for (const { p, num, recSize } of ext.lineInfo.get(secName) ?? NO_BLOCKS) {
-        for (let i = 0, q = p; i < num; i++, q += recSize) {
+      for (const b of ext.lineInfo.get(secName) ?? NO_BLOCKS) {
+        const { num, recSize } = b;
+        for (let i = firstRecord(dv, b, start), q = b.p + i * recSize; i < num; i++, q += recSize) {
           const off = dv.getUint32(q, true);
+          if (off >= end && b.sorted) break;
           if (off < start || off >= end) continue;
           const slot = base + (off - start) / INSN_SIZE;
           if (lineInfo.length > 0 && lineInfo[lineInfo.length - 4]! > slot) liSorted = false;
