@@ -3,7 +3,17 @@
 // truth. Both paths must load the same program, and an edit must reach the kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Collection, EncodedProgramSpec, loadCollectionSpec } from '../../../src/bpf/index.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  Collection,
+  EncodedProgramSpec,
+  loadCollectionSpec,
+  ObjectError,
+  parseCollectionSpec,
+} from '../../../src/bpf/index.js';
+import { parseElf } from '../../../src/bpf/elf/elf.js';
 import { corpusExpect, corpusObject } from '../../helpers/corpus.js';
 
 const frame = (): Uint8Array => Buffer.from(corpusExpect().packets['udp4_dport7']!.hex, 'hex');
@@ -64,4 +74,43 @@ test('spec: JSON of a program spec has its instructions and source lines', () =>
   assert.ok(json.insns.length > 30);
   assert.ok(json.lineInfo[0]!.fileName.endsWith('calls.bpf.c'));
   assert.ok(json.funcInfo.length >= 3);
+});
+
+/** calls.o with the symbol index of the first relocation in section `rel` set to `sym`. */
+function withRelocSymbol(rel: string, sym: number): Uint8Array {
+  const bytes = new Uint8Array(readFileSync(corpusObject('calls')));
+  const sec = parseElf(bytes).sectionByName(rel);
+  assert.ok(sec, `calls.o has ${rel}`);
+  // Elf64_Rel: r_offset (8 bytes), r_info (type in the low 32 bits, symbol in the high 32).
+  new DataView(bytes.buffer).setUint32(sec.data.byteOffset + 12, sym, true);
+  return bytes;
+}
+
+test('spec: a bad relocation of code fails the parse; one of a debug section is ignored', () => {
+  assert.throws(
+    () => parseCollectionSpec(withRelocSymbol('.relxdp', 0xffff), 'calls'),
+    (err: Error) =>
+      err instanceof ObjectError &&
+      /\.relxdp: relocation 0 refers to missing symbol/.test(err.message),
+  );
+  // libbpf never reads debug relocations; neither does a load.
+  const spec = parseCollectionSpec(withRelocSymbol('.rel.debug_info', 0xffff), 'calls');
+  assert.ok(spec.programs.has('xdp_calls'));
+});
+
+test('spec: reading an object names the call and the path on failure', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iov-spec-'));
+  try {
+    assert.throws(
+      () => loadCollectionSpec(path.join(dir, 'missing.o')),
+      (err: Error) =>
+        err instanceof ObjectError && err.message.includes(`open ${dir}/missing.o: ENOENT`),
+    );
+    assert.throws(
+      () => loadCollectionSpec(dir),
+      (err: Error) => err instanceof ObjectError && /EISDIR/.test(err.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
