@@ -44,18 +44,11 @@ export interface DataplaneState {
     /** The object file the slot runs (after hot swaps: the last one). */
     object: string;
     config: Record<string, unknown>;
-    ports: {
-      name: string;
-      index: number;
-      gid: number;
-      config: Record<string, unknown>;
-      mac: string;
-      peer?: Endpoint;
-      /** The port's netdev in the data plane namespace (its tcx link is pinned by this name). */
-      device?: string;
-      /** Transparent instances stacked on it, wire side first. */
-      stack: string[];
-    }[];
+    /**
+     * The live port state, with `device` as the port's netdev name in the data plane namespace
+     * (its tcx link is pinned by this name) instead of the live attachment.
+     */
+    ports: (Omit<PortState, 'device'> & { device?: string })[];
     attachments: { instance: string; port: string }[];
   }[];
 }
