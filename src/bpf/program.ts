@@ -4,6 +4,7 @@
  */
 import { BPF_ATTR_SIZE, BpfCmd, isErrno, sys, SysError } from '../sys/index.js';
 import {
+  decodeWords,
   encodeRawInto,
   OP_LD_IMM64,
   PSEUDO_BTF_ID,
@@ -21,7 +22,7 @@ import { BtfKind } from './btf/types.js';
 import { FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
 import type { BpfMap } from './map.js';
 import { kernelObjectName } from './map.js';
-import { decodeWords, EncodedProgramSpec, type ProgramSpec } from './spec.js';
+import { EncodedProgramSpec, type ProgramSpec } from './spec.js';
 import { AttachType, ProgramType, programTypeName } from './types.js';
 import { VerifierError } from './verifier.js';
 

@@ -3,7 +3,7 @@
  * touches the kernel. A {@link CollectionSpec} becomes live objects in one explicit step
  * (`Collection.load`), as in cilium/ebpf.
  */
-import type { RawInsn } from './asm/raw.js';
+import { decodeWords, type RawInsn } from './asm/raw.js';
 import type { Btf } from './btf/btf.js';
 import { lineInfo4, type CoreRelo, type LineInfo } from './btf/ext.js';
 import type { AttachType, MapType, ProgramType } from './types.js';
@@ -262,22 +262,6 @@ export class EncodedProgramSpec implements ProgramSpec {
       btf: this.btf,
     };
   }
-}
-
-/** Instruction objects from words (two per slot, little-endian host order). */
-export function decodeWords(w: readonly number[]): RawInsn[] {
-  const out = new Array<RawInsn>(w.length >> 1);
-  for (let i = 0; i < out.length; i++) {
-    const lo = w[2 * i]!;
-    out[i] = {
-      code: lo & 0xff,
-      dst: (lo >> 8) & 0x0f,
-      src: (lo >> 12) & 0x0f,
-      off: lo >> 16,
-      imm: w[2 * i + 1]! | 0,
-    };
-  }
-  return out;
 }
 
 /** Everything in one object file. */

@@ -63,6 +63,26 @@ export function decodeRaw(bytes: Uint8Array): RawInsn[] {
   return out;
 }
 
+/**
+ * Decodes instruction slots held as 32-bit words (two per slot, as a Uint32Array view of the
+ * bytes would read them on a little-endian host; signed or not): the same slots as
+ * {@link decodeRaw} of those bytes.
+ */
+export function decodeWords(w: readonly number[]): RawInsn[] {
+  const out = new Array<RawInsn>(w.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const lo = w[2 * i]!;
+    out[i] = {
+      code: lo & 0xff,
+      dst: (lo >> 8) & 0x0f,
+      src: (lo >> 12) & 0x0f,
+      off: lo >> 16,
+      imm: w[2 * i + 1]! | 0,
+    };
+  }
+  return out;
+}
+
 /** Encodes slots as little-endian bytes. */
 export function encodeRaw(insns: readonly RawInsn[]): Uint8Array {
   const out = new Uint8Array(insns.length * INSN_SIZE);

@@ -118,6 +118,27 @@ function firstRecord(dv: DataView, b: ExtBlock, off: number): number {
   return lo;
 }
 
+/**
+ * Calls `visit(recordOffset, insnOff)` for each .BTF.ext record of `blocks` whose instruction
+ * offset lies in [start, end).
+ */
+function recordsIn(
+  dv: DataView,
+  blocks: ExtBlock[] | undefined,
+  start: number,
+  end: number,
+  visit: (q: number, insnOff: number) => void,
+): void {
+  for (const b of blocks ?? NO_BLOCKS) {
+    const { num, recSize } = b;
+    for (let i = firstRecord(dv, b, start), q = b.p + i * recSize; i < num; i++, q += recSize) {
+      const off = dv.getUint32(q, true);
+      if (off >= end && b.sorted) break;
+      if (off >= start && off < end) visit(q, off);
+    }
+  }
+}
+
 /** Index of the first relocation at or after byte `off` in a list sorted by offset. */
 function firstAtOrAfter(list: ElfRelocation[], off: number): number {
   let lo = 0;
@@ -602,34 +623,23 @@ class Reader {
       const secName = f.section.name;
       const { start, end } = f;
       const { dv } = ext;
-      for (const b of ext.funcInfo.get(secName) ?? NO_BLOCKS) {
-        const { num, recSize } = b;
-        for (let i = firstRecord(dv, b, start), q = b.p + i * recSize; i < num; i++, q += recSize) {
-          const off = dv.getUint32(q, true);
-          if (off >= end && b.sorted) break;
-          if (off < start || off >= end) continue;
-          const slot = base + (off - start) / INSN_SIZE;
-          if (funcInfo.length > 0 && funcInfo[funcInfo.length - 2]! > slot) fiSorted = false;
-          funcInfo.push(slot, dv.getUint32(q + 4, true));
-        }
-      }
-      for (const b of ext.lineInfo.get(secName) ?? NO_BLOCKS) {
-        const { num, recSize } = b;
-        for (let i = firstRecord(dv, b, start), q = b.p + i * recSize; i < num; i++, q += recSize) {
-          const off = dv.getUint32(q, true);
-          if (off >= end && b.sorted) break;
-          if (off < start || off >= end) continue;
-          const slot = base + (off - start) / INSN_SIZE;
-          if (lineInfo.length > 0 && lineInfo[lineInfo.length - 4]! > slot) liSorted = false;
-          lineInfo.push(
-            slot,
-            dv.getInt32(q + 4, true),
-            dv.getInt32(q + 8, true),
-            dv.getInt32(q + 12, true),
-          );
-          lineInsnOffs.push(off);
-        }
-      }
+      // Records of [start, end) as kernel words, the instruction offset turned into a slot.
+      recordsIn(dv, ext.funcInfo.get(secName), start, end, (q, off) => {
+        const slot = base + (off - start) / INSN_SIZE;
+        if (funcInfo.length > 0 && funcInfo[funcInfo.length - 2]! > slot) fiSorted = false;
+        funcInfo.push(slot, dv.getUint32(q + 4, true));
+      });
+      recordsIn(dv, ext.lineInfo.get(secName), start, end, (q, off) => {
+        const slot = base + (off - start) / INSN_SIZE;
+        if (lineInfo.length > 0 && lineInfo[lineInfo.length - 4]! > slot) liSorted = false;
+        lineInfo.push(
+          slot,
+          dv.getInt32(q + 4, true),
+          dv.getInt32(q + 8, true),
+          dv.getInt32(q + 12, true),
+        );
+        lineInsnOffs.push(off);
+      });
       const crs = ext.coreRelos.get(secName);
       if (crs !== undefined) {
         for (const cr of crs) {

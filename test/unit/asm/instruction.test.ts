@@ -11,7 +11,7 @@ import {
   toRawSlots,
   toWords,
 } from '../../../src/bpf/asm/instruction.js';
-import { decodeRaw, encodeRaw } from '../../../src/bpf/asm/raw.js';
+import { decodeRaw, decodeWords, encodeRaw } from '../../../src/bpf/asm/raw.js';
 import { Op } from '../../../src/bpf/asm/opcodes.js';
 import { allForms } from './forms.js';
 
@@ -37,6 +37,16 @@ test('raw slots agree with raw.ts encodeRaw/decodeRaw', () => {
   const slots = toRawSlots(forms);
   assert.deepEqual(encodeRaw(slots), encodeInstructions(forms));
   assert.deepEqual(fromRawSlots(decodeRaw(encodeInstructions(forms))), forms);
+});
+
+test('decodeWords gives the slots decodeRaw gives for the same bytes, signed words or not', () => {
+  const bytes = encodeInstructions(allForms());
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  assert.deepEqual(decodeWords(Array.from(u32)), decodeRaw(bytes));
+  assert.deepEqual(
+    decodeWords(Array.from(new Int32Array(u32.buffer, u32.byteOffset))),
+    decodeRaw(bytes),
+  );
 });
 
 test('ld_imm64 is one instruction over two slots: low half first', () => {
