@@ -140,7 +140,7 @@ export class Btf {
     this.strings = strings;
     this.base = base;
     this.firstId = base ? base.types.length : 0;
-    this.baseStrLen = base ? base.strTotalLen() : 0;
+    this.baseStrLen = base ? base.stringsLength() : 0;
   }
 
   /** An empty BTF (only void), or an empty split BTF on top of `base`, to build with {@link add}. */
@@ -149,13 +149,9 @@ export class Btf {
     return new Btf(types, new StringTable(new Uint8Array(1)), base);
   }
 
-  private strTotalLen(): number {
-    return this.baseStrLen + this.strings.length;
-  }
-
   /** Length of the string section as the kernel sees it (the base's included for split BTF). */
   stringsLength(): number {
-    return this.strTotalLen();
+    return this.baseStrLen + this.strings.length;
   }
 
   /**
@@ -652,7 +648,7 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
     );
   }
   const strings = new StringTable(strBytes);
-  const baseStrLen = base ? (base as unknown as { strTotalLen(): number }).strTotalLen() : 0;
+  const baseStrLen = base ? base.stringsLength() : 0;
   const str = (off: number, where: number): string => {
     if (base && off < baseStrLen) {
       try {
