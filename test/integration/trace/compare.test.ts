@@ -162,22 +162,35 @@ describe('ours vs libbpf-tools on the same workload', () => {
 
   it('opensnoop: every open of one process libbpf-tools saw, same fd and errno', async () => {
     const bin = gcc(dir, 'cmpopen', SYSCALLS_C);
-    const p = gated(bin, ['0', '20', path.join(dir, 'cmp-missing')]);
-    const s = opensnoop({ pid: p.pid });
-    const ours = drain(s);
-    const t = await theirs('opensnoop', ['-p', String(p.pid)], /^PID/);
-    await p.go();
-    await t.until((o) => o.split(path.join(dir, 'cmp-missing')).length > 20);
-    await new Promise((r) => setTimeout(r, 300));
-    const out = await t.stop();
-    s.stop();
-    await ours.done;
-    const theirRows = out
-      .split('\n')
-      .slice(1)
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f.length >= 5);
-    assert.ok(theirRows.filter((f) => f[4] === path.join(dir, 'cmp-missing')).length === 20, out);
+    const missing = path.join(dir, 'cmp-missing');
+    const attempt = async () => {
+      const p = gated(bin, ['0', '20', missing]);
+      const s = opensnoop({ pid: p.pid });
+      const ours = drain(s);
+      const t = await theirs('opensnoop', ['-p', String(p.pid)], /^PID/);
+      await p.go();
+      await t.until((o) => o.split(missing).length > 20);
+      await new Promise((r) => setTimeout(r, 300));
+      const out = await t.stop();
+      s.stop();
+      await ours.done;
+      const theirRows = out
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length >= 5);
+      return { out, ours, theirRows };
+    };
+    // libbpf-tools' opensnoop -p now and then prints no row at all within 10 s in the full suite
+    // (attached, header printed; not reproduced in 5 runs of this file alone). With nothing of
+    // theirs there is nothing to compare: run the workload once more, with a fresh process.
+    let r = await attempt();
+    if (r.theirRows.length === 0) {
+      console.error('libbpf-tools opensnoop printed no rows; running the comparison again');
+      r = await attempt();
+    }
+    const { out, ours, theirRows } = r;
+    assert.ok(theirRows.filter((f) => f[4] === missing).length === 20, out);
     assert.ok(theirRows.length <= ours.events.length);
     for (const f of theirRows) {
       const m = ours.events.find(
