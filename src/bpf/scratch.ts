@@ -100,3 +100,34 @@ export function writeObjectName(bytes: Uint8Array, off: number, name: string): v
   }
   bytes.fill(0, off + n, off + 16);
 }
+
+const SLAB = 64 * 1024;
+/** Requests above this get a buffer of their own, so one large section cannot waste a slab. */
+const SLAB_MAX = 8 * 1024;
+let slab: ArrayBuffer | undefined;
+let slabUsed = SLAB;
+
+/**
+ * `n` zeroed bytes that the caller keeps (a data section's initial image in a spec), carved
+ * from a shared slab: a fresh ArrayBuffer per small array costs V8 a microsecond or more, more
+ * than the parse around it. Slices are handed out once, never reused, so they start zeroed; a
+ * live slice keeps its slab (64 KiB) alive. The slice's `buffer` is the slab: read it through
+ * `byteOffset`, never as a whole.
+ */
+export function slabBytes(n: number): Uint8Array {
+  if (n > SLAB_MAX) return new Uint8Array(n);
+  if (slab === undefined || SLAB - slabUsed < n) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  slabUsed += align8(n);
+  return out;
+}
+
+/** A copy of `src` in a slab slice (see {@link slabBytes}). */
+export function slabCopy(src: Uint8Array): Uint8Array {
+  const out = slabBytes(src.byteLength);
+  out.set(src);
+  return out;
+}

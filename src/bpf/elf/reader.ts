@@ -49,6 +49,7 @@ import {
   type ElfSection,
   type ElfSymbol,
 } from './elf.js';
+import { slabBytes, slabCopy } from '../scratch.js';
 import { sectionDef } from './sections.js';
 import { parseBtfMaps } from './btf-maps.js';
 import { kconfigLayout } from './kconfig.js';
@@ -384,7 +385,7 @@ class Reader {
           btf: datasec !== undefined ? this.btf : undefined,
           valueType: datasec,
           contents: [],
-          data: isBss ? new Uint8Array(sec.size) : sec.data.slice(),
+          data: isBss ? slabBytes(sec.size) : slabCopy(sec.data),
           dataSection: sec.name,
           freeze: readonly,
         }),
@@ -453,7 +454,7 @@ class Reader {
         btf: this.btf,
         valueType: layout.datasec,
         contents: [],
-        data: new Uint8Array(layout.size),
+        data: slabBytes(layout.size),
         dataSection: '.kconfig',
         freeze: true,
         kconfig: layout.vars,
@@ -808,10 +809,20 @@ class Reader {
   }
 }
 
+const mapNames = new Map<string, string>();
+
 /** libbpf's name for a global-data map: a prefix of the object name plus the section name. */
 export function internalMapName(objName: string, section: string): string {
-  const sfx = section.replace(/[^A-Za-z0-9_.]/g, '_');
-  const pfxLen = Math.max(0, Math.min(8, 15 - sfx.length));
-  const pfx = objName.replace(/[^A-Za-z0-9_]/g, '_').slice(0, pfxLen);
-  return (pfx + sfx).slice(0, 15);
+  // Three regex passes per data section on every load, for the same few names: remembered.
+  const key = `${objName}\0${section}`;
+  let name = mapNames.get(key);
+  if (name === undefined) {
+    const sfx = section.replace(/[^A-Za-z0-9_.]/g, '_');
+    const pfxLen = Math.max(0, Math.min(8, 15 - sfx.length));
+    const pfx = objName.replace(/[^A-Za-z0-9_]/g, '_').slice(0, pfxLen);
+    name = (pfx + sfx).slice(0, 15);
+    if (mapNames.size >= 1024) mapNames.clear();
+    mapNames.set(key, name);
+  }
+  return name;
 }
