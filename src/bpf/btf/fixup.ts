@@ -69,12 +69,15 @@ export function fixupForKernel(
         `${where()}: the object has no section of that name to take the size from`,
       );
     }
+    // This section's symbols, once: a search per variable over every symbol of the object
+    // compared section names as much as it compared anything.
+    const inSection = symbols.filter((s) => s.section === t.name);
     const vars: BtfVarSecinfo[] = t.vars.map((v, i) => {
       const vt = btf.type(v.type);
       if (vt.kind !== BtfKind.Var) {
         throw new BtfError(`${where()}: entry ${i} is a ${BtfKind[vt.kind]}, not a VAR`);
       }
-      const sym = findSymbol(symbols, t.name, vt.name);
+      const sym = findSymbol(inSection, vt.name);
       if (!sym) {
         // clang already wrote the offset; without a symbol we trust it (static vars may be unnamed).
         return { ...v, size: v.size || btf.sizeof(v.type) };
@@ -100,15 +103,15 @@ export function fixupForKernel(
   }
 }
 
+/** The symbol of variable `name` among one section's symbols. */
 function findSymbol(
-  symbols: { name: string; section: string; offset: number }[],
-  section: string,
+  symbols: { name: string; offset: number }[],
   name: string,
 ): { offset: number } | undefined {
-  let hit = symbols.find((s) => s.section === section && s.name === name);
+  for (const s of symbols) if (s.name === name) return s;
   // Function-local statics: some clang versions name the BTF VAR `x` but the symbol `func.x`.
-  hit ??= symbols.find((s) => s.section === section && s.name.endsWith(`.${name}`));
-  return hit;
+  const dotted = `.${name}`;
+  return symbols.find((s) => s.name.endsWith(dotted));
 }
 
 /** An existing 4-byte signed int, or a new one. */

@@ -253,13 +253,15 @@ class Reader {
           throw new ObjectError(`section .BTF.ext: ${(err as Error).message}`, { cause: err });
         }
       }
-      // Sections already have the name and size the fix-up wants; symbols get their section name.
+      // Sections already have the name and size the fix-up wants; symbols get their section
+      // name. Only data symbols: a DATASEC never names a code section.
       const syms: { name: string; section: string; offset: number }[] = [];
       for (const sym of elf.symbols) {
         if (
           sym.sectionIndex !== SHN_UNDEF &&
           sym.sectionIndex < elf.sections.length &&
-          sym.type !== STT_SECTION
+          sym.type !== STT_SECTION &&
+          sym.type !== STT_FUNC
         )
           syms.push({
             name: sym.name,
@@ -392,11 +394,32 @@ class Reader {
         `section ${sec.name}`,
       );
       this.dataMaps[sec.index] = mapName;
-      // Variables: prefer BTF (types and statics), fall back to ELF symbols.
-      const vars = new Map<string, VariableSpec>();
+      // Variables: BTF's (types and statics) in section order, then ELF symbols BTF lacks. The
+      // fix-up already took each BTF variable's offset from its symbol, so the two agree.
+      const vars: VariableSpec[] = [];
+      const btf = this.btf;
+      const ds = datasec !== undefined ? btf?.type(datasec) : undefined;
+      if (btf !== undefined && ds?.kind === BtfKind.Datasec) {
+        for (const v of ds.vars) {
+          const vt = btf.type(v.type);
+          if (vt.kind !== BtfKind.Var) continue;
+          vars.push({
+            name: vt.name,
+            map: mapName,
+            offset: v.offset,
+            size: v.size || btf.sizeof(vt.type),
+            type: vt.type,
+            constant: readonly,
+          });
+        }
+      }
+      const fromBtf = vars.length;
       for (const sym of this.symbolsIn(sec.index)) {
         if (sym.type === STT_SECTION || !sym.name || sym.name.startsWith('.')) continue;
-        vars.set(sym.name, {
+        let known = false;
+        for (let i = 0; i < fromBtf && !known; i++) known = vars[i]!.name === sym.name;
+        if (known) continue;
+        vars.push({
           name: sym.name,
           map: mapName,
           offset: sym.value,
@@ -404,25 +427,7 @@ class Reader {
           constant: readonly,
         });
       }
-      if (datasec !== undefined && this.btf) {
-        const ds = this.btf.type(datasec);
-        if (ds.kind === BtfKind.Datasec) {
-          for (const v of ds.vars) {
-            const vt = this.btf.type(v.type);
-            if (vt.kind !== BtfKind.Var) continue;
-            const prev = vars.get(vt.name);
-            vars.set(vt.name, {
-              name: vt.name,
-              map: mapName,
-              offset: prev?.offset ?? v.offset,
-              size: v.size || prev?.size || this.btf.sizeof(vt.type),
-              type: vt.type,
-              constant: readonly,
-            });
-          }
-        }
-      }
-      for (const v of vars.values()) {
+      for (const v of vars) {
         if (v.offset + v.size > sec.size)
           throw new ObjectError(`variable ${v.name} lies outside section ${sec.name}`);
         if (!this.variables.has(v.name)) this.variables.set(v.name, v);
