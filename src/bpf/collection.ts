@@ -151,7 +151,7 @@ function checkCompatible(spec: MapSpec, pinned: BpfMap, where: string): void {
 export class Collection {
   readonly maps = new Map<string, BpfMap>();
   readonly programs = new Map<string, Program>();
-  readonly variables = new Map<string, Variable>();
+  private vars?: Map<string, Variable>;
   private readonly sections: SectionMemory[] = [];
   /** Maps pinned by name (created or re-used), with their pin paths. */
   readonly pinnedByName = new Map<string, string>();
@@ -211,10 +211,25 @@ export class Collection {
         if (prog) this.maps.get(m.name)!.updateBytes(u32(c.key), u32(prog.fd.raw));
       }
     }
-    for (const [name, v] of spec.variables) {
-      const map = this.maps.get(v.map)!;
-      this.variables.set(name, new Variable(v, this.sectionFor(map, v), spec.btf));
+  }
+
+  /**
+   * Global variables by name, read and written live. Made on first use: an object can declare
+   * dozens, and most loads (a daemon attaching programs) never touch one from JavaScript.
+   */
+  get variables(): Map<string, Variable> {
+    if (this.vars === undefined) {
+      const { spec } = this;
+      const vars = new Map<string, Variable>();
+      for (const [name, v] of spec.variables) {
+        const map = this.maps.get(v.map);
+        // A partial load (opts.programs) still creates every map; a missing one is a bug.
+        if (!map) throw new Error(`variable ${name}: map ${v.map} was not created`);
+        vars.set(name, new Variable(v, this.sectionFor(map, v), spec.btf));
+      }
+      this.vars = vars;
     }
+    return this.vars;
   }
 
   private readonly sectionByMap = new Map<BpfMap, SectionMemory>();
