@@ -416,8 +416,10 @@ class Reader {
       const fromBtf = vars.length;
       for (const sym of this.symbolsIn(sec.index)) {
         if (sym.type === STT_SECTION || !sym.name || sym.name.startsWith('.')) continue;
+        // Offsets first: a number compare rules out all but the variable's own entry.
         let known = false;
-        for (let i = 0; i < fromBtf && !known; i++) known = vars[i]!.name === sym.name;
+        for (let i = 0; i < fromBtf && !known; i++)
+          known = vars[i]!.offset === sym.value && vars[i]!.name === sym.name;
         if (known) continue;
         vars.push({
           name: sym.name,
@@ -546,6 +548,7 @@ class Reader {
       if (programs.has(f.name)) throw new ObjectError(`program ${f.name} defined twice`);
       try {
         const linked = this.link(f, funcs, code);
+        // Field by field: a spread of `linked` here cost more than the rest of the spec.
         const spec = new EncodedProgramSpec({
           name: f.name,
           sectionName: f.section.name,
@@ -556,7 +559,13 @@ class Reader {
           license: this.license,
           kernelVersion: this.kernelVersion,
           btf: this.btf,
-          ...linked,
+          code: linked.code,
+          references: linked.references,
+          funcInfo: linked.funcInfo,
+          lineInfo: linked.lineInfo,
+          lineInsnOffs: linked.lineInsnOffs,
+          coreRelos: linked.coreRelos,
+          symbols: linked.symbols,
         });
         programs.set(f.name, spec);
       } catch (err) {
