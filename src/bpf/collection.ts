@@ -12,7 +12,8 @@ import { fillKconfig } from './elf/kconfig.js';
 import { loadCollectionSpec } from './elf/reader.js';
 import { BpfMap, mapInfoByFd } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
-import type { CollectionSpec, MapSpec, VariableSpec } from './spec.js';
+import type { CollectionSpec, MapContent, MapSpec, VariableSpec } from './spec.js';
+import { MapType } from './types.js';
 
 /** Options for {@link Collection.load}. */
 export interface CollectionOptions {
@@ -311,16 +312,48 @@ export class Collection {
       }
       map.updateBytes(ZERO_KEY, data);
     }
-    for (const c of m.contents) {
-      if ('map' in c) {
-        const inner = this.maps.get(c.map);
-        if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
-        map.updateBytes(u32(c.key), u32(inner.fd.raw));
-      } else if ('value' in c) {
-        map.updateBytes(c.key, c.value);
+    if (!this.initInnerMapsBatched(m, map)) {
+      for (const c of m.contents) {
+        if ('map' in c) {
+          const inner = this.maps.get(c.map);
+          if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
+          map.updateBytes(u32(c.key), u32(inner.fd.raw));
+        } else if ('value' in c) {
+          map.updateBytes(c.key, c.value);
+        }
       }
     }
     if (m.freeze) map.freeze();
+  }
+
+  /**
+   * Writes a map of maps' static slots with one BPF_MAP_UPDATE_BATCH. The kernel waits for an
+   * RCU grace period (~10 ms here) after every update of a map of maps, a batch included, so
+   * one batch instead of a call per slot (libbpf's way) saves a wait per slot. False when
+   * there is nothing to batch or the kernel refuses batches for this map type (before 5.6):
+   * the caller then writes the slots one by one, which also redoes any a failed batch wrote.
+   */
+  private initInnerMapsBatched(m: MapSpec, map: BpfMap): boolean {
+    if (m.type !== MapType.ArrayOfMaps && m.type !== MapType.HashOfMaps) return false;
+    const slots = m.contents.filter((c): c is Extract<MapContent, { map: string }> => 'map' in c);
+    if (slots.length < 2 || slots.length !== m.contents.length || m.keySize !== 4) return false;
+    const keys = new Uint8Array(slots.length * 4);
+    const values = new Uint8Array(slots.length * 4);
+    const kd = new DataView(keys.buffer);
+    const vd = new DataView(values.buffer);
+    slots.forEach((c, i) => {
+      const inner = this.maps.get(c.map);
+      if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
+      kd.setUint32(i * 4, c.key, true);
+      vd.setUint32(i * 4, inner.fd.raw, true);
+    });
+    try {
+      map.updateBatchBytes(keys, values, slots.length);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) return false;
+      throw err;
+    }
   }
 
   /** The program named `name`; throws listing the available ones. */
