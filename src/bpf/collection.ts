@@ -215,8 +215,8 @@ export class Collection {
   }
 
   /**
-   * Global variables by name, read and written live. Made on first use: an object can declare
-   * dozens, and most loads (a daemon attaching programs) never touch one from JavaScript.
+   * Global variables by name, read and written live; made the first time this is read.
+   * An object can declare dozens, and most loads never touch one from JavaScript.
    */
   get variables(): Map<string, Variable> {
     if (this.vars === undefined) {
