@@ -37,17 +37,22 @@ function slots(c: Collection): { array: unknown; hash: unknown; a: number; b: nu
   };
 }
 
-test('map of maps: static slots go in with one batch update per outer map', () => {
-  const rec = recording();
-  let c: Collection;
+/** Loads map_in_map.o with bpf() recorded (and `refuse` commands failing); counts by command. */
+function loadRecorded(refuse: BpfCmd[] = []): { c: Collection; count: (cmd: BpfCmd) => number } {
+  const rec = recording(refuse);
   try {
-    c = Collection.loadFile(corpusObject('map_in_map'));
+    const c = Collection.loadFile(corpusObject('map_in_map'));
+    return { c, count: (cmd) => rec.cmds.filter((x) => x === cmd).length };
   } finally {
     rec.restore();
   }
+}
+
+test('map of maps: static slots go in with one batch update per outer map', () => {
+  const { c, count } = loadRecorded();
   try {
-    assert.equal(rec.cmds.filter((x) => x === BpfCmd.MAP_UPDATE_BATCH).length, 2);
-    assert.equal(rec.cmds.filter((x) => x === BpfCmd.MAP_UPDATE_ELEM).length, 0);
+    assert.equal(count(BpfCmd.MAP_UPDATE_BATCH), 2);
+    assert.equal(count(BpfCmd.MAP_UPDATE_ELEM), 0);
     const s = slots(c);
     assert.deepEqual(s.array, [
       [0, s.a],
@@ -66,16 +71,10 @@ test('map of maps: static slots go in with one batch update per outer map', () =
 });
 
 test('map of maps: a kernel refusing the batch gets the slots one by one', () => {
-  const rec = recording([BpfCmd.MAP_UPDATE_BATCH]);
-  let c: Collection;
+  const { c, count } = loadRecorded([BpfCmd.MAP_UPDATE_BATCH]);
   try {
-    c = Collection.loadFile(corpusObject('map_in_map'));
-  } finally {
-    rec.restore();
-  }
-  try {
-    assert.equal(rec.cmds.filter((x) => x === BpfCmd.MAP_UPDATE_BATCH).length, 2);
-    assert.equal(rec.cmds.filter((x) => x === BpfCmd.MAP_UPDATE_ELEM).length, 4);
+    assert.equal(count(BpfCmd.MAP_UPDATE_BATCH), 2);
+    assert.equal(count(BpfCmd.MAP_UPDATE_ELEM), 4);
     const s = slots(c);
     assert.deepEqual(s.array, [
       [0, s.a],
