@@ -10,6 +10,7 @@ import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
 import { fillKconfig } from './elf/kconfig.js';
 import { loadCollectionSpec } from './elf/reader.js';
+import { withFdGroup } from './fd.js';
 import { BpfMap, mapInfoByFd } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
 import type { CollectionSpec, MapContent, MapSpec, VariableSpec } from './spec.js';
@@ -170,7 +171,7 @@ export class Collection {
   static load(spec: CollectionSpec, opts: CollectionOptions = {}): Collection {
     const c = new Collection(spec);
     try {
-      c.doLoad(opts);
+      withFdGroup(() => c.doLoad(opts));
       return c;
     } catch (err) {
       c.close();

@@ -70,9 +70,13 @@ export function kernelObjectName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, BPF_OBJ_NAME_LEN - 1);
 }
 
+/** Numbers maps for the element-operation scratch (0: none). */
+let mapSerials = 0;
+
 /** A map in the kernel. */
 export class BpfMap {
   readonly fd: FD;
+  private readonly serial = ++mapSerials;
   /** BTF for decoding keys and values, when known. */
   btf?: Btf;
   keyType?: number;
@@ -353,7 +357,7 @@ export class BpfMap {
     }
     const state =
       (key ? 1 : 0) | (second === 'value' ? 2 : second === 'next' ? 4 : 0) | (flags << 3);
-    if (s.user !== this || state !== s.state) {
+    if (s.user !== this.serial || state !== s.state) {
       s.dv.setUint32(0, this.fd.raw, true);
       s.dv.setUint32(4, 0, true);
       s.dv.setBigUint64(8, key ? s.keyAddr : 0n, true);
@@ -364,7 +368,7 @@ export class BpfMap {
       );
       s.dv.setUint32(24, flags, true);
       s.dv.setUint32(28, 0, true);
-      s.user = this;
+      s.user = this.serial;
       s.state = state;
     } else if (this.fd.closed) {
       throw new ClosedError(`map ${this.name}`);
@@ -646,8 +650,11 @@ interface ElemScratch {
   keyAddr: bigint;
   valueAddr: bigint;
   nextAddr: bigint;
-  /** The map and the pointer layout the attr currently holds, so hot loops rewrite nothing. */
-  user: BpfMap | undefined;
+  /**
+   * The map (its serial: a reference would keep a forgotten map, and its fd, alive) and the
+   * pointer layout the attr currently holds, so hot loops rewrite nothing.
+   */
+  user: number;
   state: number;
 }
 
@@ -682,7 +689,7 @@ function elemScratch(keySize: number, valueSize: number): ElemScratch {
     keyAddr: cur.address(key),
     valueAddr: cur.address(value),
     nextAddr: cur.address(next),
-    user: undefined,
+    user: 0,
     state: -1,
   };
   scratch.attrAddr = cur.address(attr);
