@@ -75,6 +75,24 @@ function drain<T>(s: EventStream<T>): { events: T[]; done: Promise<void> } {
   return { events, done };
 }
 
+/**
+ * Lets late events arrive, then stops theirs and after it ours (so ours covers their window);
+ * `between` runs after the settle, before theirs stops. Returns what theirs printed.
+ */
+async function stopBoth(
+  t: { stop: () => Promise<string> },
+  s: { stop: () => void },
+  ours: { done: Promise<void> },
+  between?: () => void,
+): Promise<string> {
+  await new Promise((r) => setTimeout(r, 300));
+  between?.();
+  const out = await t.stop();
+  s.stop();
+  await ours.done;
+  return out;
+}
+
 /** Sum of the counts of a libbpf-tools log2 histogram section. */
 function histCounts(text: string): number {
   let n = 0;
@@ -109,11 +127,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
     for (let i = 0; i < 5; i++) pids.push((await run('/bin/true', [`cmp-exec-${i}`, 'x'])).pid);
     await run(path.join(dir, 'nonexistent'), []).catch(() => undefined);
     await t.until((o) => (o.match(/cmp-exec-/g) ?? []).length >= 5);
-    await new Promise((r) => setTimeout(r, 300));
-    const out = await t.stop();
-    // Stop ours after theirs so it covers their window.
-    s0.stop();
-    await ours.done;
+    const out = await stopBoth(t, s0, ours);
     const theirRows = out
       .split('\n')
       .filter((l) => /cmp-exec-/.test(l))
@@ -142,10 +156,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
     const pids: number[] = [];
     for (const code of [0, 1, 42]) pids.push((await run('/bin/sh', ['-c', `exit ${code}`])).pid);
     await t.until((o) => pids.every((pid) => new RegExp(`\\s${pid}\\s`).test(o)));
-    await new Promise((r) => setTimeout(r, 300));
-    const out = await t.stop();
-    s.stop();
-    await ours.done;
+    const out = await stopBoth(t, s, ours);
     const theirRows = out
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
@@ -170,10 +181,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
       const t = await theirs('opensnoop', ['-p', String(p.pid)], /^PID/);
       await p.go();
       await t.until((o) => o.split(missing).length > 20);
-      await new Promise((r) => setTimeout(r, 300));
-      const out = await t.stop();
-      s.stop();
-      await ours.done;
+      const out = await stopBoth(t, s, ours);
       const theirRows = out
         .split('\n')
         .slice(1)
@@ -217,11 +225,7 @@ describe('ours vs libbpf-tools on the same workload', () => {
         });
       });
     }
-    await new Promise((r) => setTimeout(r, 300));
-    srv.close();
-    const out = await t.stop();
-    s.stop();
-    await ours.done;
+    const out = await stopBoth(t, s, ours, () => srv.close());
     // PID COMM LADDR LPORT RADDR RPORT TX_KB RX_KB MS
     const theirRows = out
       .split('\n')
