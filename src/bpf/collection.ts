@@ -316,9 +316,7 @@ export class Collection {
     if (!this.initInnerMapsBatched(m, map)) {
       for (const c of m.contents) {
         if ('map' in c) {
-          const inner = this.maps.get(c.map);
-          if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
-          map.updateBytes(u32(c.key), u32(inner.fd.raw));
+          map.updateBytes(u32(c.key), u32(this.innerFd(m, c.map)));
         } else if ('value' in c) {
           map.updateBytes(c.key, c.value);
         }
@@ -343,10 +341,8 @@ export class Collection {
     const kd = new DataView(keys.buffer);
     const vd = new DataView(values.buffer);
     slots.forEach((c, i) => {
-      const inner = this.maps.get(c.map);
-      if (!inner) throw new Error(`map ${m.name}: inner map ${c.map} was not created`);
       kd.setUint32(i * 4, c.key, true);
-      vd.setUint32(i * 4, inner.fd.raw, true);
+      vd.setUint32(i * 4, this.innerFd(m, c.map), true);
     });
     try {
       map.updateBatchBytes(keys, values, slots.length);
@@ -355,6 +351,13 @@ export class Collection {
       if (isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) return false;
       throw err;
     }
+  }
+
+  /** The fd of inner map `name` of map of maps `m`. */
+  private innerFd(m: MapSpec, name: string): number {
+    const inner = this.maps.get(name);
+    if (!inner) throw new Error(`map ${m.name}: inner map ${name} was not created`);
+    return inner.fd.raw;
   }
 
   /** The program named `name`; throws listing the available ones. */

@@ -6,7 +6,7 @@
  * thread is enough; callers lay out everything they need first (see {@link Arena.reserve}) and
  * must not hold on to the bytes after the call.
  */
-import { sys, type Sys } from '../sys/index.js';
+import { Slab, sys, type Sys } from '../sys/index.js';
 
 /** The arena: `bytes` at native address `address` (valid for the Sys it was taken from). */
 export class Arena {
@@ -101,33 +101,20 @@ export function writeObjectName(bytes: Uint8Array, off: number, name: string): v
   bytes.fill(0, off + n, off + 16);
 }
 
-const SLAB = 64 * 1024;
-/** Requests above this get a buffer of their own, so one large section cannot waste a slab. */
-const SLAB_MAX = 8 * 1024;
-let slab: ArrayBuffer | undefined;
-let slabUsed = SLAB;
-
 /**
- * `n` zeroed bytes that the caller keeps (a data section's initial image in a spec), carved
- * from a shared slab: a fresh ArrayBuffer per small array costs V8 a microsecond or more, more
- * than the parse around it. Slices are handed out once, never reused, so they start zeroed; a
- * live slice keeps its slab (64 KiB) alive. The slice's `buffer` is the slab: read it through
- * `byteOffset`, never as a whole.
+ * Bytes a spec keeps (a data section's initial image), from a shared 64 KiB slab (see
+ * {@link Slab}); more than 8 KiB get a buffer of their own.
  */
+const dataSlab = new Slab(64 * 1024, 8 * 1024);
+
+/** `n` zeroed bytes that the caller keeps, carved from a shared slab (see {@link Slab}). */
 export function slabBytes(n: number): Uint8Array {
-  if (n > SLAB_MAX) return new Uint8Array(n);
-  if (slab === undefined || SLAB - slabUsed < n) {
-    slab = new ArrayBuffer(SLAB);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, n);
-  slabUsed += align8(n);
-  return out;
+  return dataSlab.take(n);
 }
 
 /** A copy of `src` in a slab slice (see {@link slabBytes}). */
 export function slabCopy(src: Uint8Array): Uint8Array {
-  const out = slabBytes(src.byteLength);
+  const out = dataSlab.take(src.byteLength);
   out.set(src);
   return out;
 }

@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './sys.js';
 export * from './fake.js';
 export * from './cpus.js';
+export * from './slab.js';

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import koffi from 'koffi';
 import { BpfCmd } from './bpf-cmd.js';
 import { SysError } from './errors.js';
+import { Slab } from './slab.js';
 import { registerRealSys, type EpollEvent, type MappedRegion, type Sys } from './sys.js';
 
 const SYS_bpf = process.arch === 'arm64' ? 280 : 321;
@@ -15,15 +16,11 @@ const SYS_setns = process.arch === 'arm64' ? 268 : 308;
 const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16; // packed on x86_64
 
 /**
- * Object files are read into slices of a shared slab: a fresh ArrayBuffer costs V8 1-2 us
- * (backing store, GC bookkeeping), as much as the read itself, and it is paid on every load.
- * A slice keeps its slab alive, so the slab is small enough that a few specs held for long
- * pin little; files that do not fit the free tail get their own buffer.
+ * Object files are read into slices of a shared slab (a fresh ArrayBuffer per load costs as
+ * much as the read). 256 KiB, so a few specs held for long pin little; a file that does not fit
+ * the free tail (at least 64 KiB) gets its own buffer.
  */
-const READ_SLAB = 256 * 1024;
-const READ_SLAB_MIN_FREE = 64 * 1024;
-let slab: ArrayBuffer | undefined;
-let slabUsed = READ_SLAB;
+const readSlab = new Slab(256 * 1024, 64 * 1024);
 
 function makeRealSys(): Sys {
   const lib = koffi.load('libc.so.6');
@@ -115,17 +112,9 @@ function makeRealSys(): Sys {
       try {
         // First try: one pread into the slab's free tail. A regular file reads short only at
         // its end, so a read that leaves room is the whole file: no size query, no buffer.
-        if (slab === undefined || READ_SLAB - slabUsed < READ_SLAB_MIN_FREE) {
-          slab = new ArrayBuffer(READ_SLAB);
-          slabUsed = 0;
-        }
-        const free = READ_SLAB - slabUsed;
-        const r = Number(pread(fd, new Uint8Array(slab, slabUsed, free), free, 0));
-        if (r >= 0 && r < free) {
-          const out = Buffer.from(slab, slabUsed, r);
-          slabUsed += (r + 7) & ~7; // keep the next file 8-aligned for its DataViews
-          return out;
-        }
+        const tail = readSlab.tail();
+        const r = Number(pread(fd, tail, tail.byteLength, 0));
+        if (r >= 0 && r < tail.byteLength) return readSlab.commit(r);
         // Larger than the free tail (or pread refused, as on a pipe): size it, own buffer.
         const size = Number(lseek(fd, 0, 2 /* SEEK_END */));
         // Not seekable (a pipe) or not a plain size (some directories): Node copes and words it.
