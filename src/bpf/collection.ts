@@ -11,9 +11,9 @@ import { decodeValue, encodeValue } from './btf/codec.js';
 import { fillKconfig } from './elf/kconfig.js';
 import { loadCollectionSpec } from './elf/reader.js';
 import { withFdGroup } from './fd.js';
-import { BpfMap, mapInfoByFd } from './map.js';
+import { BpfMap, mapInfoByFd, updateBatchesU32, type U32Batch } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
-import type { CollectionSpec, MapContent, MapSpec, VariableSpec } from './spec.js';
+import type { CollectionSpec, MapSpec, VariableSpec } from './spec.js';
 import { MapType } from './types.js';
 
 /** Options for {@link Collection.load}. */
@@ -196,7 +196,11 @@ export class Collection {
       this.maps.set(m.name, this.createMap(m, opts.pinPath));
       if (progress) progress(`map ${m.name} created`);
     }
-    for (const m of spec.maps.values()) this.initMap(m);
+    // Maps of maps wait for an RCU grace period per update (~10 ms here, asleep): their slots
+    // are written last, after the programs, so the loader's work does not resume after each
+    // sleep with cold caches. No program has run yet, so nothing can observe the order.
+    const slotted: MapSpec[] = [];
+    for (const m of spec.maps.values()) if (this.initMap(m)) slotted.push(m);
     const wanted = opts.programs ?? spec.programs.keys();
     // One options object for every program (Program.load does not keep or change it).
     const progOpts = { ...opts.program, maps: this.maps, btfFd: this.btfFd };
@@ -213,6 +217,7 @@ export class Collection {
         if (prog) this.maps.get(m.name)!.updateBytes(u32(c.key), u32(prog.fd.raw));
       }
     }
+    this.initMapsOfMaps(slotted);
   }
 
   /**
@@ -301,9 +306,15 @@ export class Collection {
     }
   }
 
-  private initMap(m: MapSpec): void {
+  /**
+   * Writes a map's initial data and static contents and freezes it if asked. True when the
+   * slots of a map of maps are left for {@link initSlots} (not frozen: a frozen map takes no
+   * later writes).
+   */
+  private initMap(m: MapSpec): boolean {
     const map = this.maps.get(m.name)!;
-    if (this.reused.has(m.name)) return;
+    if (this.reused.has(m.name)) return false;
+    if (isMapOfMaps(m) && !m.freeze && m.contents.length > 0) return true;
     if (m.data) {
       // updateBytes copies the value into its scratch buffer: only kconfig needs a private copy.
       let data = m.data;
@@ -313,44 +324,46 @@ export class Collection {
       }
       map.updateBytes(ZERO_KEY, data);
     }
-    if (!this.initInnerMapsBatched(m, map)) {
-      for (const c of m.contents) {
-        if ('map' in c) {
-          map.updateBytes(u32(c.key), u32(this.innerFd(m, c.map)));
-        } else if ('value' in c) {
-          map.updateBytes(c.key, c.value);
-        }
+    this.initSlots(m, map);
+    if (m.freeze) map.freeze();
+    return false;
+  }
+
+  /** Writes a map's static contents one by one: inner maps by fd, values as they are. */
+  private initSlots(m: MapSpec, map: BpfMap): void {
+    for (const c of m.contents) {
+      if ('map' in c) {
+        map.updateBytes(u32(c.key), u32(this.innerFd(m, c.map)));
+      } else if ('value' in c) {
+        map.updateBytes(c.key, c.value);
       }
     }
-    if (m.freeze) map.freeze();
   }
 
   /**
-   * Writes a map of maps' static slots with one BPF_MAP_UPDATE_BATCH. The kernel waits for an
-   * RCU grace period (~10 ms here) after every update of a map of maps, a batch included, so
-   * one batch instead of a call per slot (libbpf's way) saves a wait per slot. False when
-   * there is nothing to batch or the kernel refuses batches for this map type (before 5.6):
-   * the caller then writes the slots one by one, which also redoes any a failed batch wrote.
+   * Writes maps of maps' static slots with one BPF_MAP_UPDATE_BATCH per map. The kernel waits
+   * for an RCU grace period (~10 ms here) after every update of a map of maps, a batch
+   * included, so a batch instead of a call per slot (libbpf's way) saves a wait per slot.
+   * Maps with nothing to batch, and every map once the kernel refuses batches for these types
+   * (before 5.6), get their slots one by one, which also redoes any a failed batch wrote.
    */
-  private initInnerMapsBatched(m: MapSpec, map: BpfMap): boolean {
-    if (m.type !== MapType.ArrayOfMaps && m.type !== MapType.HashOfMaps) return false;
-    const slots = m.contents.filter((c): c is Extract<MapContent, { map: string }> => 'map' in c);
-    if (slots.length < 2 || slots.length !== m.contents.length || m.keySize !== 4) return false;
-    const keys = new Uint8Array(slots.length * 4);
-    const values = new Uint8Array(slots.length * 4);
-    const kd = new DataView(keys.buffer);
-    const vd = new DataView(values.buffer);
-    slots.forEach((c, i) => {
-      kd.setUint32(i * 4, c.key, true);
-      vd.setUint32(i * 4, this.innerFd(m, c.map), true);
-    });
-    try {
-      map.updateBatchBytes(keys, values, slots.length);
-      return true;
-    } catch (err) {
-      if (isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) return false;
-      throw err;
+  private initMapsOfMaps(specs: readonly MapSpec[]): void {
+    const batched: MapSpec[] = [];
+    const batches: U32Batch[] = [];
+    for (const m of specs) {
+      const map = this.maps.get(m.name)!;
+      const { contents } = m;
+      if (contents.length < 2 || m.keySize !== 4 || !contents.every((c) => 'map' in c)) {
+        this.initSlots(m, map);
+        continue;
+      }
+      const keys = contents.map((c) => c.key);
+      const values = contents.map((c) => this.innerFd(m, (c as { map: string }).map));
+      batched.push(m);
+      batches.push({ map, keys, values });
     }
+    const done = batches.length ? updateBatchesU32(batches) : 0;
+    for (let i = done; i < batched.length; i++) this.initSlots(batched[i]!, batches[i]!.map);
   }
 
   /** The fd of inner map `name` of map of maps `m`. */
@@ -418,6 +431,10 @@ export class Collection {
 
 /** Key 0 of a global-data map; only read (copied into the key scratch), never written. */
 const ZERO_KEY = new Uint8Array(4);
+
+function isMapOfMaps(m: MapSpec): boolean {
+  return m.type === MapType.ArrayOfMaps || m.type === MapType.HashOfMaps;
+}
 
 function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);

@@ -696,3 +696,58 @@ function elemScratch(keySize: number, valueSize: number): ElemScratch {
   scratch.attrAddrNum = Number(scratch.attrAddr);
   return scratch;
 }
+
+/** One map's u32 slots for {@link updateBatchesU32}. */
+export interface U32Batch {
+  map: BpfMap;
+  keys: readonly number[];
+  values: readonly number[];
+}
+
+/**
+ * Writes several maps' u32 keys and values (the inner-map fds of maps of maps) with one
+ * BPF_MAP_UPDATE_BATCH per map, every attr laid out in the shared arena before the first call.
+ * The kernel sleeps through an RCU grace period after each of these updates, and whatever runs
+ * after a sleep runs with cold caches (a fresh buffer or a few calls cost tens of microseconds
+ * there), so the calls go back to back. Returns how many batches were written: it stops at the
+ * first the kernel refuses as unsupported (EINVAL, ENOTSUPP: kernels before 5.6), so the caller
+ * can write the rest one slot at a time; any other error throws, naming the map.
+ */
+export function updateBatchesU32(batches: readonly U32Batch[]): number {
+  const at: number[] = [];
+  let end = 0;
+  for (const b of batches) {
+    at.push(end);
+    end += BPF_ATTR_SIZE + 2 * ((b.keys.length * 4 + 7) & ~7);
+  }
+  arena.reserve(end);
+  const { bytes, dv, u32 } = arena;
+  bytes.fill(0, 0, end);
+  batches.forEach((b, i) => {
+    const n = b.keys.length;
+    const keysOff = at[i]! + BPF_ATTR_SIZE;
+    const valuesOff = keysOff + ((n * 4 + 7) & ~7);
+    for (let k = 0; k < n; k++) {
+      u32[(keysOff >>> 2) + k] = b.keys[k]!;
+      u32[(valuesOff >>> 2) + k] = b.values[k]!;
+    }
+    arena.setAddress(at[i]! + 16, keysOff);
+    arena.setAddress(at[i]! + 24, valuesOff);
+    dv.setUint32(at[i]! + 32, n, true);
+    dv.setUint32(at[i]! + 36, b.map.fd.raw, true);
+  });
+  const s = sys();
+  const base = arena.baseNumber;
+  let i = 0;
+  try {
+    for (; i < batches.length; i++) s.bpfAt(BpfCmd.MAP_UPDATE_BATCH, base + at[i]!, BPF_ATTR_SIZE);
+  } catch (err) {
+    if (isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) return i;
+    const b = batches[i]!;
+    throw new Error(
+      `map ${b.map.name}: update batch (${dv.getUint32(at[i]! + 32, true)} of ${b.keys.length} done): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return i;
+}
