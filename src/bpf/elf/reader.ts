@@ -374,25 +374,6 @@ class Reader {
       const readonly = sec.name.startsWith('.rodata');
       const mapName = internalMapName(this.name, sec.name);
       const datasec = this.btf?.findByName(sec.name, BtfKind.Datasec)[0];
-      this.addMap(
-        mapSpec({
-          name: mapName,
-          type: MapType.Array,
-          keySize: 4,
-          valueSize: sec.size,
-          maxEntries: 1,
-          flags: BPF_F_MMAPABLE | (readonly ? BPF_F_RDONLY_PROG : 0),
-          mapExtra: 0n,
-          pinning: 'none',
-          btf: datasec !== undefined ? this.btf : undefined,
-          valueType: datasec,
-          contents: [],
-          data: isBss ? slabBytes(sec.size) : slabCopy(sec.data),
-          dataSection: sec.name,
-          freeze: readonly,
-        }),
-        `section ${sec.name}`,
-      );
       this.dataMaps[sec.index] = mapName;
       // Variables: BTF's (types and statics) in section order, then ELF symbols BTF lacks. The
       // fix-up already took each BTF variable's offset from its symbol, so the two agree.
@@ -429,6 +410,28 @@ class Reader {
           constant: readonly,
         });
       }
+      this.addMap(
+        mapSpec({
+          name: mapName,
+          type: MapType.Array,
+          keySize: 4,
+          valueSize: sec.size,
+          maxEntries: 1,
+          // Mapped into user space only when it has variables to read and write live (libbpf
+          // too): a mmap-able array is vmalloc'ed page by page, 3x the kernel time of a plain
+          // one, and string-literal sections such as .rodata.str1.1 are never read from JS.
+          flags: (vars.length > 0 ? BPF_F_MMAPABLE : 0) | (readonly ? BPF_F_RDONLY_PROG : 0),
+          mapExtra: 0n,
+          pinning: 'none',
+          btf: datasec !== undefined ? this.btf : undefined,
+          valueType: datasec,
+          contents: [],
+          data: isBss ? slabBytes(sec.size) : slabCopy(sec.data),
+          dataSection: sec.name,
+          freeze: readonly,
+        }),
+        `section ${sec.name}`,
+      );
       for (const v of vars) {
         if (v.offset + v.size > sec.size)
           throw new ObjectError(`variable ${v.name} lies outside section ${sec.name}`);

@@ -114,3 +114,25 @@ test('spec: reading an object names the call and the path on failure', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('spec: only data sections with variables are mapped into user space', () => {
+  const MMAPABLE = 1 << 10;
+  const RDONLY_PROG = 1 << 7;
+  // String literals (maps.o's .rodata.str1.1) have no variables: a plain read-only array, as
+  // libbpf makes it. A section with variables is mmap-able, so they are read and written live.
+  const maps = loadCollectionSpec(corpusObject('maps'));
+  const strings = [...maps.maps.values()].find((m) => m.dataSection === '.rodata.str1.1')!;
+  assert.ok(strings, 'maps.o has string literals');
+  assert.equal(strings.flags, RDONLY_PROG);
+  const globals = loadCollectionSpec(corpusObject('globals'));
+  for (const m of globals.maps.values())
+    if (m.dataSection) assert.ok(m.flags & MMAPABLE, `${m.dataSection} has variables`);
+  const c = Collection.load(maps);
+  try {
+    const info = c.map(strings.name).info();
+    assert.equal(info.flags & MMAPABLE, 0);
+    assert.ok(info.flags & RDONLY_PROG);
+  } finally {
+    c.close();
+  }
+});
