@@ -8,8 +8,11 @@
  *   {"tool":"libbpf","object":"...","iterations":N,"median_ms":...,"mean_ms":...,
  *    "min_ms":...,"kernel_ms":...,"overhead_ms":...,"bpf_calls":...,"syscall_ns":...}
  * overhead_ms is the median over rounds of (wall time - bpf() time) of the same round, so the
- * kernel's variance does not end up in the overhead. open_ms, load_ovh_ms and close_ms split
- * one round's overhead by phase (medians): bpf_object__open_file (read and parse, no bpf()),
+ * kernel's variance does not end up in the overhead. verify_ms is the median time a round spent
+ * inside BPF_PROG_LOAD (the verifier, the JIT, and libbpf's own probe program: each load starts
+ * with one, counted here as the kernel's, not libbpf's) and beyond_verify_ms the median of
+ * (wall time - that time): the issue's "load overhead, everything but the kernel's verify time".
+ * open_ms, load_ovh_ms and close_ms split one round's overhead by phase (medians): bpf_object__open_file (read and parse, no bpf()),
  * bpf_object__load minus its bpf() time, bpf_object__close (its close() calls included).
  * syscall_ns is the median cost of one raw bpf(BPF_MAP_LOOKUP_ELEM) on a one-entry array map
  * (batches of 10000): the JavaScript side times the same call through its FFI, and the
@@ -44,6 +47,8 @@ typedef long (*syscall_fn)(long, ...);
 static syscall_fn real_syscall;
 static double bpf_ms;
 static int bpf_calls;
+/* Time inside BPF_PROG_LOAD alone. */
+static double prog_load_ms;
 
 /* Forwards every syscall; bpf() calls are timed. Six arguments cover every Linux syscall. */
 long syscall(long nr, ...)
@@ -62,8 +67,12 @@ long syscall(long nr, ...)
 	double t0 = now_ms();
 	long r = real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 
-	bpf_ms += now_ms() - t0;
+	double dt = now_ms() - t0;
+
+	bpf_ms += dt;
 	bpf_calls++;
+	if (a[0] == BPF_PROG_LOAD)
+		prog_load_ms += dt;
 	return r;
 }
 
@@ -164,8 +173,10 @@ int main(int argc, char **argv)
 	double *opens = calloc(iters, sizeof(double));
 	double *loads = calloc(iters, sizeof(double));
 	double *closes = calloc(iters, sizeof(double));
+	double *verifies = calloc(iters, sizeof(double));
+	double *beyonds = calloc(iters, sizeof(double));
 
-	if (!walls || !kernels || !overheads || !opens || !loads || !closes)
+	if (!walls || !kernels || !overheads || !opens || !loads || !closes || !verifies || !beyonds)
 		return 1;
 	libbpf_set_print(quiet);
 	for (int i = 0; i < warmup; i++)
@@ -174,6 +185,7 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < iters; i++) {
 		double k0 = bpf_ms;
+		double v0 = prog_load_ms;
 		double t0 = now_ms();
 
 		load_once(argv[1]);
@@ -182,6 +194,8 @@ int main(int argc, char **argv)
 		walls[i] = dt;
 		kernels[i] = bpf_ms - k0;
 		overheads[i] = dt - kernels[i];
+		verifies[i] = prog_load_ms - v0;
+		beyonds[i] = dt - verifies[i];
 		opens[i] = phase_open;
 		loads[i] = phase_load;
 		closes[i] = phase_close;
@@ -196,9 +210,9 @@ int main(int argc, char **argv)
 	printf("{\"tool\":\"libbpf\",\"object\":\"%s\",\"iterations\":%d,\"median_ms\":%.4f,"
 	       "\"mean_ms\":%.4f,\"min_ms\":%.4f,\"kernel_ms\":%.4f,\"overhead_ms\":%.4f,"
 	       "\"bpf_calls\":%.1f,\"syscall_ns\":%.1f,\"open_ms\":%.4f,\"load_ovh_ms\":%.4f,"
-	       "\"close_ms\":%.4f}\n",
+	       "\"close_ms\":%.4f,\"verify_ms\":%.4f,\"beyond_verify_ms\":%.4f}\n",
 	       argv[1], iters, median(walls, iters), total / iters, min, median(kernels, iters),
 	       median(overheads, iters), calls, calib, median(opens, iters), median(loads, iters),
-	       median(closes, iters));
+	       median(closes, iters), median(verifies, iters), median(beyonds, iters));
 	return 0;
 }
