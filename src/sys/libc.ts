@@ -20,7 +20,7 @@ const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16; // packed on x86_64
  * much as the read). 256 KiB, so a few specs held for long pin little; a file that does not fit
  * the free tail (at least 64 KiB) gets its own buffer.
  */
-const readSlab = new Slab(256 * 1024, 64 * 1024);
+const readSlab = new Slab(256 * 1024, 64 * 1024, false);
 
 function makeRealSys(): Sys {
   const lib = koffi.load('libc.so.6');

@@ -13,16 +13,22 @@ export class Slab {
    * @param size bytes per slab
    * @param maxSlice the largest slice served from a slab: larger {@link take}s get a buffer of
    *   their own, and {@link tail} is at least this long
+   * @param zeroed false for a slab only filled through {@link tail} (file reads): its memory is
+   *   left as malloc gives it, so a fresh slab costs no zeroing of bytes that are then
+   *   overwritten anyway (256 KiB written through the caches every few loads); {@link take}
+   *   then refuses, as it promises zeroed bytes
    */
   constructor(
     private readonly size: number,
     private readonly maxSlice: number,
+    private readonly zeroed = true,
   ) {
     this.used = size;
   }
 
   /** `n` zeroed bytes (a buffer of their own when `n` is more than `maxSlice`). */
   take(n: number): Uint8Array {
+    if (!this.zeroed) throw new Error('Slab.take: this slab is not zeroed; use tail and commit');
     if (n > this.maxSlice) return new Uint8Array(n);
     const buf = this.room(n);
     const out = new Uint8Array(buf, this.used, n);
@@ -33,7 +39,7 @@ export class Slab {
   /**
    * The free rest of the current slab (at least `maxSlice` bytes), to fill in place; then
    * {@link commit} keeps its first bytes. Write no more than you commit: the bytes past
-   * it are handed out later as zeroed.
+   * it are handed out later as zeroed (on a zeroed slab).
    */
   tail(): Uint8Array {
     const buf = this.room(this.maxSlice);
@@ -49,7 +55,9 @@ export class Slab {
 
   private room(n: number): ArrayBuffer {
     if (this.buf === undefined || this.size - this.used < n) {
-      this.buf = new ArrayBuffer(this.size);
+      this.buf = this.zeroed
+        ? new ArrayBuffer(this.size)
+        : (Buffer.allocUnsafeSlow(this.size).buffer as ArrayBuffer);
       this.used = 0;
     }
     return this.buf;

@@ -36,3 +36,17 @@ test('slab: tail is at least maxSlice long and commit keeps only what it is told
   assert.ok(next.byteOffset >= kept.byteOffset + 8 || next.buffer !== kept.buffer);
   assert.ok(next.every((x) => x === 0));
 });
+
+test('slab: a slab that is not zeroed serves tail and commit, and refuses take', () => {
+  const slab = new Slab(256, 64, false);
+  const kept: Buffer[] = [];
+  for (let i = 0; i < 10; i++) {
+    const tail = slab.tail();
+    assert.ok(tail.byteLength >= 64);
+    tail.fill(i, 0, 40);
+    kept.push(slab.commit(40));
+  }
+  // Every commit keeps its own bytes: later tails never overwrite them.
+  kept.forEach((k, i) => assert.ok(k.every((x) => x === i)));
+  assert.throws(() => slab.take(8), /not zeroed/);
+});
