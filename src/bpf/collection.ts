@@ -13,7 +13,7 @@ import { loadCollectionSpec } from './elf/reader.js';
 import { withFdGroup } from './fd.js';
 import { BpfMap, mapInfoByFd, updateBatchesU32, type U32Batch } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
-import type { CollectionSpec, MapSpec, VariableSpec } from './spec.js';
+import type { CollectionSpec, MapContent, MapSpec, VariableSpec } from './spec.js';
 import { MapType } from './types.js';
 
 /** Options for {@link Collection.load}. */
@@ -353,12 +353,12 @@ export class Collection {
     for (const m of specs) {
       const map = this.maps.get(m.name)!;
       const { contents } = m;
-      if (contents.length < 2 || m.keySize !== 4 || !contents.every((c) => 'map' in c)) {
+      if (contents.length < 2 || m.keySize !== 4 || !contents.every(isSlot)) {
         this.initSlots(m, map);
         continue;
       }
       const keys = contents.map((c) => c.key);
-      const values = contents.map((c) => this.innerFd(m, (c as { map: string }).map));
+      const values = contents.map((c) => this.innerFd(m, c.map));
       batched.push(m);
       batches.push({ map, keys, values });
     }
@@ -431,6 +431,11 @@ export class Collection {
 
 /** Key 0 of a global-data map; only read (copied into the key scratch), never written. */
 const ZERO_KEY = new Uint8Array(4);
+
+/** An entry of a map of maps' static initialiser: an inner map by name. */
+function isSlot(c: MapContent): c is Extract<MapContent, { map: string }> {
+  return 'map' in c;
+}
 
 function isMapOfMaps(m: MapSpec): boolean {
   return m.type === MapType.ArrayOfMaps || m.type === MapType.HashOfMaps;

@@ -556,10 +556,7 @@ export class BpfMap {
     try {
       sys().bpf(BpfCmd.MAP_UPDATE_BATCH, a.bytes);
     } catch (err) {
-      throw new Error(
-        `map ${this.name}: update batch (${a.getU32(32)} of ${count} done): ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw updateBatchError(this.name, a.getU32(32), count, err);
     }
     return a.getU32(32);
   }
@@ -596,7 +593,7 @@ export class BpfMap {
       const { keys, values } = this.lookupBatchBytes();
       return keys.map((k, i) => [this.decodeKey(k), this.decodeValue(values[i]!)]);
     } catch (err) {
-      if (!isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) throw err;
+      if (!batchUnsupported(err)) throw err;
       return [...this.entries()];
     }
   }
@@ -697,6 +694,19 @@ function elemScratch(keySize: number, valueSize: number): ElemScratch {
   return scratch;
 }
 
+/** A batch command the kernel refuses for this map type (before 5.6, or a type without them). */
+function batchUnsupported(err: unknown): boolean {
+  return isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP');
+}
+
+/** A failed BPF_MAP_UPDATE_BATCH, saying how many of the entries the kernel wrote. */
+function updateBatchError(map: string, done: number, count: number, err: unknown): Error {
+  return new Error(
+    `map ${map}: update batch (${done} of ${count} done): ${(err as Error).message}`,
+    { cause: err },
+  );
+}
+
 /** One map's u32 slots for {@link updateBatchesU32}. */
 export interface U32Batch {
   map: BpfMap;
@@ -742,12 +752,9 @@ export function updateBatchesU32(batches: readonly U32Batch[]): number {
   try {
     for (; i < batches.length; i++) s.bpfAt(BpfCmd.MAP_UPDATE_BATCH, base + at[i]!, BPF_ATTR_SIZE);
   } catch (err) {
-    if (isErrno(err, 'EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOTSUP')) return i;
+    if (batchUnsupported(err)) return i;
     const b = batches[i]!;
-    throw new Error(
-      `map ${b.map.name}: update batch (${dv.getUint32(at[i]! + 32, true)} of ${b.keys.length} done): ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw updateBatchError(b.map.name, dv.getUint32(at[i]! + 32, true), b.keys.length, err);
   }
   return i;
 }
