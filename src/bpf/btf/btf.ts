@@ -97,10 +97,13 @@ class StringTable {
   }
 }
 
-/** Parsed BTF. Type ids index {@link types}; for split BTF the base's types come first. */
+/**
+ * Parsed BTF. Types are validated when parsed but decoded into objects only when asked for
+ * ({@link type}): a loader reads a handful of an object's types, CO-RE a few hundred of the
+ * kernel's 100,000-odd, and decoding them all was most of a parse. For split BTF the base's ids
+ * come first.
+ */
 export class Btf {
-  /** All types, base types included for split BTF. `types[0]` is void. */
-  readonly types: BtfType[];
   /** The base this BTF was split from, if any. */
   readonly base: Btf | undefined;
   /** Number of ids owned by the base (0 for standalone BTF): own types start at this id. */
@@ -109,11 +112,18 @@ export class Btf {
   /** Length of the base's string section as the kernel sees it (split string offsets start here). */
   private readonly baseStrLen: number;
   /**
-   * Kind and name of every type, by id, beside {@link types}: scans over all types (by name, by
-   * kind) read these small arrays instead of loading a field from objects of a dozen shapes.
+   * Kind and name of every type, by id: scans over all types (by name, by kind) read these
+   * small arrays and decode nothing.
    */
   private readonly kinds: BtfKind[];
   private readonly names: string[];
+  /** Types by id as decoded so far (holes are not decoded yet; base ids stay holes). */
+  private readonly cache: (BtfType | undefined)[];
+  /** Where each parsed own type starts in {@link view}, by id − firstId. */
+  private readonly offsets: number[];
+  private readonly view: DataView | undefined;
+  /** True once {@link types} has filled every hole of {@link cache}. */
+  private complete = false;
   private nameIndex: Map<string, number[]> | undefined;
   private essentialIndex: Map<string, number[]> | undefined;
   /**
@@ -127,26 +137,52 @@ export class Btf {
   /** Ids replaced with {@link set} since parsing, patched into the copy of the raw blob. */
   private dirty: Set<number> | undefined;
 
+  /** `kinds`, `names` and `offsets` are the blob's own types (void first when standalone). */
   private constructor(
-    types: BtfType[],
     strings: StringTable,
     base: Btf | undefined,
-    kinds?: BtfKind[],
-    names?: string[],
+    kinds: BtfKind[],
+    names: string[],
+    offsets: number[],
+    view: DataView | undefined,
   ) {
-    this.types = types;
-    this.kinds = kinds ?? types.map((t) => t.kind);
-    this.names = names ?? types.map((t) => t.name);
     this.strings = strings;
     this.base = base;
-    this.firstId = base ? base.types.length : 0;
+    this.firstId = base ? base.count : 0;
     this.baseStrLen = base ? base.stringsLength() : 0;
+    this.kinds = base ? base.kinds.concat(kinds) : kinds;
+    this.names = base ? base.names.concat(names) : names;
+    this.offsets = offsets;
+    this.view = view;
+    this.cache = new Array<BtfType | undefined>(this.kinds.length);
+    if (!base) this.cache[0] = VOID;
+  }
+
+  /** Number of type ids, void and (for split BTF) the base's included. */
+  get count(): number {
+    return this.kinds.length;
+  }
+
+  /**
+   * Every type by id (`types[0]` is void), all decoded on first use: {@link type} and
+   * {@link count} decode only what they touch. The array is live; change it only through
+   * {@link add} and {@link set}.
+   */
+  get types(): BtfType[] {
+    if (!this.complete) {
+      const { cache } = this;
+      for (let id = 0; id < cache.length; id++) cache[id] ??= this.decode(id);
+      this.complete = true;
+    }
+    return this.cache as BtfType[];
   }
 
   /** An empty BTF (only void), or an empty split BTF on top of `base`, to build with {@link add}. */
   static empty(base?: Btf): Btf {
-    const types = base ? base.types.slice() : [VOID];
-    return new Btf(types, new StringTable(new Uint8Array(1)), base);
+    const strings = new StringTable(new Uint8Array(1));
+    return base
+      ? new Btf(strings, base, [], [], [], undefined)
+      : new Btf(strings, undefined, [BtfKind.Void], [''], [-1], undefined);
   }
 
   /** Length of the string section as the kernel sees it (the base's included for split BTF). */
@@ -162,10 +198,17 @@ export class Btf {
   static parse(bytes: Uint8Array, base?: Btf): Btf {
     try {
       const parsed = parseRaw(bytes, base);
-      const btf = new Btf(parsed.types, parsed.strings, base, parsed.kinds, parsed.names);
+      const btf = new Btf(
+        parsed.strings,
+        base,
+        parsed.kinds,
+        parsed.names,
+        parsed.offsets,
+        parsed.view,
+      );
       if (parsed.raw) {
         btf.raw = parsed.raw;
-        btf.rawCount = parsed.types.length;
+        btf.rawCount = btf.count;
       }
       return btf;
     } catch (e) {
@@ -196,10 +239,18 @@ export class Btf {
 
   /** The type with this id. Throws BtfError for an id out of range. */
   type(id: number): BtfType {
-    if (!Number.isInteger(id) || id < 0 || id >= this.types.length) {
-      throw new BtfError(`BTF: type id ${id} out of range (have ${this.types.length} types)`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.kinds.length) {
+      throw new BtfError(`BTF: type id ${id} out of range (have ${this.kinds.length} types)`);
     }
-    return this.types[id];
+    return this.cache[id] ?? this.decode(id);
+  }
+
+  /** Decodes a parsed type (validated by the parse, so this cannot fail) and keeps it. */
+  private decode(id: number): BtfType {
+    if (id < this.firstId) return this.base!.type(id);
+    const t = decodeType(this.view!, this.offsets[id - this.firstId]!, this.names[id]!, this);
+    this.cache[id] = t;
+    return t;
   }
 
   /** The kind of the type with this id (undefined when out of range), without loading the type. */
@@ -286,7 +337,7 @@ export class Btf {
 
   /** Ids of the types with exactly this name (and kind, if given). The index is built on first use. */
   findByName(name: string, kind?: BtfKind): number[] {
-    if (this.nameIndex === undefined && this.types.length <= SCAN_LIMIT) {
+    if (this.nameIndex === undefined && this.kinds.length <= SCAN_LIMIT) {
       // An object's BTF is small and asked a few names while loading: scanning it costs less
       // than building the index (a map entry and an array per name).
       const out: number[] = [];
@@ -334,12 +385,12 @@ export class Btf {
 
   /** Appends a type and returns its id. */
   add(t: BtfType): number {
-    if (this.types.length > MAX_TYPE) throw new BtfError(`BTF: too many types (max ${MAX_TYPE})`);
-    this.types.push(t);
+    if (this.kinds.length > MAX_TYPE) throw new BtfError(`BTF: too many types (max ${MAX_TYPE})`);
+    this.cache.push(t);
     this.kinds.push(t.kind);
     this.names.push(t.name);
     this.invalidate();
-    return this.types.length - 1;
+    return this.kinds.length - 1;
   }
 
   /** Replaces the type with this id (fixups rewrite DATASECs and VARs in place). */
@@ -347,7 +398,7 @@ export class Btf {
     this.type(id);
     if (id === 0) throw new BtfError('BTF: cannot replace void (type 0)');
     if (id < this.firstId) throw new BtfError(`BTF: type ${id} belongs to the base BTF`);
-    this.types[id] = t;
+    this.cache[id] = t;
     this.kinds[id] = t.kind;
     this.names[id] = t.name;
     (this.dirty ??= new Set()).add(id);
@@ -380,7 +431,7 @@ export class Btf {
    */
   encode(): Uint8Array {
     const raw = this.raw;
-    if (raw !== undefined && this.types.length === this.rawCount) {
+    if (raw !== undefined && this.kinds.length === this.rawCount) {
       const out = new Uint8Array(raw.byteLength);
       if (this.patchRaw(raw, out)) return out;
     }
@@ -398,19 +449,21 @@ export class Btf {
     out.set(raw);
     if (this.dirty === undefined || this.dirty.size === 0) return true;
     const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const typeLen = dv.getUint32(12, true);
-    const offsets = typeOffsets(dv, HEADER_LEN, HEADER_LEN + typeLen, this.types.length);
-    if (offsets === undefined) return false;
+    // The blob is standalone and canonical (else no raw): offsets index by id, types are
+    // back to back from the header, and the last ends where the strings start.
+    const typeEnd = HEADER_LEN + dv.getUint32(12, true);
+    const { offsets } = this;
     const words: number[] = [];
     for (const id of this.dirty) {
       words.length = 0;
       const at = offsets[id]!;
+      const next = id + 1 < offsets.length ? offsets[id + 1]! : typeEnd;
       // Fix-ups keep names: the type's own name is usually where it was, no table search.
       const origName = dv.getUint32(at, true);
       const nameOf = (n: string): number =>
         n !== '' && this.strings.get(origName) === n ? origName : this.strings.find(n);
-      if (!encodeType(this.types[id]!, id, nameOf, words)) return false;
-      if (words.length * 4 !== offsets[id + 1]! - at) return false;
+      if (!encodeType(this.cache[id]!, id, nameOf, words)) return false;
+      if (words.length * 4 !== next - at) return false;
       for (let i = 0; i < words.length; i++) dv.setUint32(at + i * 4, words[i]!, true);
     }
     return true;
@@ -423,7 +476,7 @@ export class Btf {
   load(): number {
     const s = sys();
     const raw = this.raw;
-    if (raw !== undefined && this.types.length === this.rawCount) {
+    if (raw !== undefined && this.kinds.length === this.rawCount) {
       // The blob and the attr in the shared arena: no copy to allocate, no address to look up.
       const blobOff = align8(BPF_ATTR_SIZE);
       arena.reserve(blobOff + raw.byteLength);
@@ -548,47 +601,15 @@ function bodyLength(kind: number, vlen: number): number {
   }
 }
 
-/**
- * Byte offset of each type in a type section (ids 1..count-1, then the section end at index
- * `count`), or undefined when the walk does not land exactly on the end.
- */
-function typeOffsets(
-  dv: DataView,
-  start: number,
-  end: number,
-  count: number,
-): number[] | undefined {
-  const out = new Array<number>(count + 1);
-  out[0] = start;
-  let off = start;
-  for (let id = 1; id < count; id++) {
-    if (off + TYPE_HEADER > end) return undefined;
-    out[id] = off;
-    const info = dv.getUint32(off + 4, true);
-    off += TYPE_HEADER + bodyLength((info >>> 24) & 0x1f, info & 0xffff);
-  }
-  if (off !== end) return undefined;
-  out[count] = end;
-  return out;
-}
-
-/** The reference fields of the BTF type shapes, for the reference check (by kind). */
-interface TypeRefs {
-  name: string;
-  type: number;
-  indexType: number;
-  returnType: number;
-  members: { type: number }[];
-  params: { type: number }[];
-  vars: { type: number }[];
-}
-
-/** What parsing yields: the types, the strings and, when encode may patch it, the blob. */
+/** What parsing yields: the blob's own types (void first when standalone), unchanged. */
 interface Parsed {
-  types: BtfType[];
   kinds: BtfKind[];
   names: string[];
+  /** Where each type starts in `view`. */
+  offsets: number[];
+  view: DataView;
   strings: StringTable;
+  /** The blob, when encode may patch a copy of it. */
   raw: Uint8Array | undefined;
 }
 
@@ -665,6 +686,17 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
     }
     return s;
   };
+  // Member, parameter and enumerator names are only checked here, and read when their type is
+  // decoded. The section ends with a NUL (checked above), so any offset inside it is a string.
+  const checkName = (off: number, where: number): void => {
+    if (off === 0 || (base && off < baseStrLen)) return;
+    const rel = off - baseStrLen;
+    if (rel !== 0 && rel >= strLen) {
+      throw new BtfError(
+        `parse BTF: offset ${where}: name offset ${off} outside the string section`,
+      );
+    }
+  };
 
   // Whether encode() may start from these bytes: standalone, laid out as the encoder lays it
   // out, and (checked per type below) no kind_flag the encoder would drop.
@@ -674,15 +706,15 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
     typeOff === 0 &&
     strOff === typeLen &&
     hdrLen + strOff + strLen === bytes.byteLength;
-  const types: BtfType[] = base ? base.types.slice() : [VOID];
-  const kinds: BtfKind[] = base ? base.types.map((t) => t.kind) : [BtfKind.Void];
-  const names: string[] = base ? base.types.map((t) => t.name) : [''];
-  const firstId = types.length;
+  const kinds: BtfKind[] = base ? [] : [BtfKind.Void];
+  const names: string[] = base ? [] : [''];
+  const offsets: number[] = base ? [] : [-1];
+  const firstId = base ? base.count : 0;
   const start = hdrLen + typeOff;
   const end = start + typeLen;
   let off = start;
   while (off < end) {
-    const id = types.length;
+    const id = firstId + kinds.length;
     if (id > MAX_TYPE) throw new BtfError(`parse BTF: offset ${off}: more than ${MAX_TYPE} types`);
     if (off + TYPE_HEADER > end) {
       throw new BtfError(`parse BTF: offset ${off}: type ${id}: header runs past the type section`);
@@ -699,7 +731,6 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
     const len = bodyLength(kind, vlen);
     if (body + len > end)
       throw typeError(off, id, kind, `${len} bytes of data run past the type section`);
-    let t: BtfType;
     switch (kind) {
       case BtfKind.Int: {
         const enc = dv.getUint32(body, true);
@@ -720,92 +751,46 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
         ) {
           throw typeError(off, id, kind, `bad encoding ${encoding}`);
         }
-        t = {
-          kind,
-          name,
-          size: sizeType,
-          signed: (encoding & INT_SIGNED) !== 0,
-          char: (encoding & INT_CHAR) !== 0,
-          bool: (encoding & INT_BOOL) !== 0,
-          bits,
-          bitOffset,
-        };
         break;
       }
       case BtfKind.Ptr:
         if (vlen !== 0 || kflag || nameOff !== 0)
           throw typeError(off, id, kind, 'ptr must have no name, vlen or kind_flag');
-        t = { kind, name: '', type: sizeType };
         break;
-      case BtfKind.Array: {
+      case BtfKind.Array:
         if (vlen !== 0 || kflag || nameOff !== 0 || sizeType !== 0) {
           throw typeError(off, id, kind, 'array must have no name, vlen, kind_flag or size');
         }
-        t = {
-          kind,
-          name: '',
-          type: dv.getUint32(body, true),
-          indexType: dv.getUint32(body + 4, true),
-          nelems: dv.getUint32(body + 8, true),
-        };
         break;
-      }
       case BtfKind.Struct:
-      case BtfKind.Union: {
-        const members: BtfMember[] = new Array<BtfMember>(vlen);
+      case BtfKind.Union:
         for (let i = 0; i < vlen; i++) {
           const m = body + i * 12;
+          checkName(dv.getUint32(m, true), m);
           const o = dv.getUint32(m + 8, true);
-          const mNameOff = dv.getUint32(m, true);
-          const member: BtfMember = {
-            name: mNameOff === 0 ? '' : str(mNameOff, m),
-            type: dv.getUint32(m + 4, true),
-            bitOffset: kflag ? o & 0xffffff : o,
-            bitfieldSize: kflag ? o >>> 24 : 0,
-          };
-          if (member.bitOffset + member.bitfieldSize > sizeType * 8) {
+          const bitOffset = kflag ? o & 0xffffff : o;
+          const bitfieldSize = kflag ? o >>> 24 : 0;
+          if (bitOffset + bitfieldSize > sizeType * 8) {
             throw typeError(
               off,
               id,
               kind,
-              `member ${i} at bit ${member.bitOffset} lies past size ${sizeType}`,
+              `member ${i} at bit ${bitOffset} lies past size ${sizeType}`,
             );
           }
-          members[i] = member;
         }
-        t = { kind, name, size: sizeType, members };
         break;
-      }
-      case BtfKind.Enum: {
-        if (!enumSizeOk(sizeType)) throw typeError(off, id, kind, `bad enum size ${sizeType}`);
-        const values = new Array<BtfEnumValue>(vlen);
-        for (let i = 0; i < vlen; i++) {
-          const e = body + i * 8;
-          const v = kflag ? dv.getInt32(e + 4, true) : dv.getUint32(e + 4, true);
-          values[i] = { name: str(dv.getUint32(e, true), e), value: BigInt(v) };
-        }
-        t = { kind, name, size: sizeType, signed: kflag, values };
-        break;
-      }
+      case BtfKind.Enum:
       case BtfKind.Enum64: {
         if (!enumSizeOk(sizeType)) throw typeError(off, id, kind, `bad enum size ${sizeType}`);
-        const values = new Array<BtfEnumValue>(vlen);
-        for (let i = 0; i < vlen; i++) {
-          const e = body + i * 12;
-          const raw =
-            BigInt(dv.getUint32(e + 4, true)) | (BigInt(dv.getUint32(e + 8, true)) << 32n);
-          values[i] = {
-            name: str(dv.getUint32(e, true), e),
-            value: kflag ? BigInt.asIntN(64, raw) : raw,
-          };
-        }
-        t = { kind, name, size: sizeType, signed: kflag, values };
+        const step = kind === BtfKind.Enum ? 8 : 12;
+        for (let i = 0; i < vlen; i++)
+          checkName(dv.getUint32(body + i * step, true), body + i * step);
         break;
       }
       case BtfKind.Fwd:
         if (vlen !== 0 || sizeType !== 0 || name === '')
           throw typeError(off, id, kind, 'fwd needs a name and no vlen/type');
-        t = { kind, name, union: kflag };
         break;
       case BtfKind.Typedef:
       case BtfKind.Volatile:
@@ -818,78 +803,61 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
         if (kind === BtfKind.TypeTag && name === '')
           throw typeError(off, id, kind, 'type_tag needs a name');
         if (kflag) canonical = false;
-        t = { kind, name, type: sizeType };
         break;
       case BtfKind.Func:
         if (name === '') throw typeError(off, id, kind, 'func needs a name');
         if (vlen > 2) throw typeError(off, id, kind, `bad linkage ${vlen}`);
         if (kflag) canonical = false;
-        t = { kind, name, type: sizeType, linkage: vlen };
         break;
-      case BtfKind.FuncProto: {
+      case BtfKind.FuncProto:
         if (nameOff !== 0 || kflag)
           throw typeError(off, id, kind, 'func_proto must have no name or kind_flag');
-        const params = new Array<BtfParam>(vlen);
         for (let i = 0; i < vlen; i++) {
           const p = body + i * 8;
-          const pNameOff = dv.getUint32(p, true);
-          params[i] = {
-            name: pNameOff === 0 ? '' : str(pNameOff, p),
-            type: dv.getUint32(p + 4, true),
-          };
+          checkName(dv.getUint32(p, true), p);
         }
-        t = { kind, name: '', returnType: sizeType, params };
         break;
-      }
       case BtfKind.Var:
         if (vlen !== 0 || kflag || name === '')
           throw typeError(off, id, kind, 'var needs a name and no vlen/kind_flag');
-        t = { kind, name, type: sizeType, linkage: dv.getUint32(body, true) };
         break;
-      case BtfKind.Datasec: {
+      case BtfKind.Datasec:
         if (name === '') throw typeError(off, id, kind, 'datasec needs a name');
         if (kflag) canonical = false;
-        const vars = new Array<BtfVarSecinfo>(vlen);
-        for (let i = 0; i < vlen; i++) {
-          const v = body + i * 12;
-          vars[i] = {
-            type: dv.getUint32(v, true),
-            offset: dv.getUint32(v + 4, true),
-            size: dv.getUint32(v + 8, true),
-          };
-        }
-        t = { kind, name, size: sizeType, vars };
         break;
-      }
       case BtfKind.Float:
         if (vlen !== 0 || kflag || !floatSizeOk(sizeType))
           throw typeError(off, id, kind, `bad float size ${sizeType}`);
-        t = { kind, name, size: sizeType };
         break;
       case BtfKind.DeclTag:
         if (vlen !== 0 || name === '')
           throw typeError(off, id, kind, 'decl_tag needs a name and no vlen');
         if (kflag) canonical = false;
-        t = { kind, name, type: sizeType, componentIdx: dv.getInt32(body, true) };
         break;
       default:
         throw typeError(off, id, kind, 'unknown kind');
     }
-    types.push(t);
     kinds.push(kind);
     names.push(name);
+    offsets.push(off);
     off = body + len;
   }
-  // Every reference must point at an existing type; checked after the fact since BTF may refer forward.
-  const n = types.length;
+  // Every reference must point at an existing type; checked after the fact since BTF may refer
+  // forward. Read from the blob: nothing is decoded yet.
+  const n = firstId + kinds.length;
   const check = (id: number, ref: number, what: string): void => {
     if (ref >= n)
       throw new BtfError(`parse BTF: type ${id}: ${what} refers to type ${ref}, have ${n}`);
   };
-  for (let id = firstId; id < n; id++) {
-    // Switching on the kinds array keeps each field load below to the few shapes of one case.
-    const t = types[id] as unknown as TypeRefs;
-    switch (kinds[id]) {
+  const kindAt = (id: number): BtfKind | undefined =>
+    id < firstId ? base!.kindOf(id) : kinds[id - firstId];
+  for (let i = base ? 0 : 1; i < kinds.length; i++) {
+    const id = firstId + i;
+    const at = offsets[i]!;
+    const ref = dv.getUint32(at + 8, true);
+    const body = at + TYPE_HEADER;
+    const vlen = dv.getUint32(at + 4, true) & 0xffff;
+    switch (kinds[i]) {
       case BtfKind.Ptr:
       case BtfKind.Typedef:
       case BtfKind.Volatile:
@@ -898,40 +866,170 @@ function parseRaw(bytes: Uint8Array, base: Btf | undefined): Parsed {
       case BtfKind.TypeTag:
       case BtfKind.Var:
       case BtfKind.DeclTag:
-        if (t.type >= n) check(id, t.type, 'type');
-        if (t.type === id) throw new BtfError(`parse BTF: type ${id}: refers to itself`);
+        if (ref >= n) check(id, ref, 'type');
+        if (ref === id) throw new BtfError(`parse BTF: type ${id}: refers to itself`);
         break;
       case BtfKind.Func:
-        if (t.type >= n) check(id, t.type, 'type');
-        if (types[t.type]!.kind !== BtfKind.FuncProto) {
+        if (ref >= n) check(id, ref, 'type');
+        if (kindAt(ref) !== BtfKind.FuncProto) {
           throw new BtfError(
-            `parse BTF: type ${id}: func ${t.name} does not point at a func_proto`,
+            `parse BTF: type ${id}: func ${names[i]} does not point at a func_proto`,
           );
         }
         break;
       case BtfKind.Array:
-        check(id, t.type, 'element type');
-        check(id, t.indexType, 'index type');
+        check(id, dv.getUint32(body, true), 'element type');
+        check(id, dv.getUint32(body + 4, true), 'index type');
         break;
       case BtfKind.Struct:
       case BtfKind.Union:
-        for (let i = 0; i < t.members.length; i++)
-          if (t.members[i]!.type >= n) check(id, t.members[i]!.type, `member ${i}`);
+        for (let k = 0; k < vlen; k++) {
+          const t = dv.getUint32(body + k * 12 + 4, true);
+          if (t >= n) check(id, t, `member ${k}`);
+        }
         break;
       case BtfKind.FuncProto:
-        check(id, t.returnType, 'return type');
-        for (let i = 0; i < t.params.length; i++)
-          if (t.params[i]!.type >= n) check(id, t.params[i]!.type, `param ${i}`);
+        check(id, ref, 'return type');
+        for (let k = 0; k < vlen; k++) {
+          const t = dv.getUint32(body + k * 8 + 4, true);
+          if (t >= n) check(id, t, `param ${k}`);
+        }
         break;
       case BtfKind.Datasec:
-        for (let i = 0; i < t.vars.length; i++)
-          if (t.vars[i]!.type >= n) check(id, t.vars[i]!.type, `var ${i}`);
+        for (let k = 0; k < vlen; k++) {
+          const t = dv.getUint32(body + k * 12, true);
+          if (t >= n) check(id, t, `var ${k}`);
+        }
         break;
       default:
         break;
     }
   }
-  return { types, kinds, names, strings, raw: canonical ? bytes : undefined };
+  return { kinds, names, offsets, view: dv, strings, raw: canonical ? bytes : undefined };
+}
+
+/**
+ * Decodes the type at `off` of a blob {@link parseRaw} has checked. `name` is its own name
+ * (already read by the parse); `strs` reads the names of members, parameters and enumerators.
+ */
+function decodeType(
+  dv: DataView,
+  off: number,
+  name: string,
+  strs: { string(off: number): string },
+): BtfType {
+  const info = dv.getUint32(off + 4, true);
+  const sizeType = dv.getUint32(off + 8, true);
+  const vlen = info & 0xffff;
+  const kind = (info >>> 24) & 0x1f;
+  const kflag = info >>> 31 !== 0;
+  const body = off + TYPE_HEADER;
+  switch (kind) {
+    case BtfKind.Int: {
+      const enc = dv.getUint32(body, true);
+      const encoding = (enc >>> 24) & 0x0f;
+      return {
+        kind,
+        name,
+        size: sizeType,
+        signed: (encoding & INT_SIGNED) !== 0,
+        char: (encoding & INT_CHAR) !== 0,
+        bool: (encoding & INT_BOOL) !== 0,
+        bits: enc & 0xff,
+        bitOffset: (enc >>> 16) & 0xff,
+      };
+    }
+    case BtfKind.Ptr:
+      return { kind, name: '', type: sizeType };
+    case BtfKind.Array:
+      return {
+        kind,
+        name: '',
+        type: dv.getUint32(body, true),
+        indexType: dv.getUint32(body + 4, true),
+        nelems: dv.getUint32(body + 8, true),
+      };
+    case BtfKind.Struct:
+    case BtfKind.Union: {
+      const members: BtfMember[] = new Array<BtfMember>(vlen);
+      for (let i = 0; i < vlen; i++) {
+        const m = body + i * 12;
+        const o = dv.getUint32(m + 8, true);
+        const mNameOff = dv.getUint32(m, true);
+        members[i] = {
+          name: mNameOff === 0 ? '' : strs.string(mNameOff),
+          type: dv.getUint32(m + 4, true),
+          bitOffset: kflag ? o & 0xffffff : o,
+          bitfieldSize: kflag ? o >>> 24 : 0,
+        };
+      }
+      return { kind, name, size: sizeType, members };
+    }
+    case BtfKind.Enum: {
+      const values = new Array<BtfEnumValue>(vlen);
+      for (let i = 0; i < vlen; i++) {
+        const e = body + i * 8;
+        const v = kflag ? dv.getInt32(e + 4, true) : dv.getUint32(e + 4, true);
+        values[i] = { name: strs.string(dv.getUint32(e, true)), value: BigInt(v) };
+      }
+      return { kind, name, size: sizeType, signed: kflag, values };
+    }
+    case BtfKind.Enum64: {
+      const values = new Array<BtfEnumValue>(vlen);
+      for (let i = 0; i < vlen; i++) {
+        const e = body + i * 12;
+        const raw = BigInt(dv.getUint32(e + 4, true)) | (BigInt(dv.getUint32(e + 8, true)) << 32n);
+        values[i] = {
+          name: strs.string(dv.getUint32(e, true)),
+          value: kflag ? BigInt.asIntN(64, raw) : raw,
+        };
+      }
+      return { kind, name, size: sizeType, signed: kflag, values };
+    }
+    case BtfKind.Fwd:
+      return { kind, name, union: kflag };
+    case BtfKind.Typedef:
+    case BtfKind.Volatile:
+    case BtfKind.Const:
+    case BtfKind.Restrict:
+    case BtfKind.TypeTag:
+      return { kind, name, type: sizeType };
+    case BtfKind.Func:
+      return { kind, name, type: sizeType, linkage: vlen };
+    case BtfKind.FuncProto: {
+      const params = new Array<BtfParam>(vlen);
+      for (let i = 0; i < vlen; i++) {
+        const p = body + i * 8;
+        const pNameOff = dv.getUint32(p, true);
+        params[i] = {
+          name: pNameOff === 0 ? '' : strs.string(pNameOff),
+          type: dv.getUint32(p + 4, true),
+        };
+      }
+      return { kind, name: '', returnType: sizeType, params };
+    }
+    case BtfKind.Var:
+      return { kind, name, type: sizeType, linkage: dv.getUint32(body, true) };
+    case BtfKind.Datasec: {
+      const vars = new Array<BtfVarSecinfo>(vlen);
+      for (let i = 0; i < vlen; i++) {
+        const v = body + i * 12;
+        vars[i] = {
+          type: dv.getUint32(v, true),
+          offset: dv.getUint32(v + 4, true),
+          size: dv.getUint32(v + 8, true),
+        };
+      }
+      return { kind, name, size: sizeType, vars };
+    }
+    case BtfKind.Float:
+      return { kind, name, size: sizeType };
+    case BtfKind.DeclTag:
+      return { kind, name, type: sizeType, componentIdx: dv.getInt32(body, true) };
+    default:
+      // parseRaw refuses unknown kinds: only a bug gets here.
+      throw new BtfError(`BTF: type at offset ${off}: unknown kind ${kind}`);
+  }
 }
 
 /** Builds a string table: "" at 0, each distinct string once. */
@@ -1148,8 +1246,8 @@ function encodeRaw(btf: Btf): Uint8Array {
   // Split BTF may reuse base strings; the simplest correct choice is to write its own copies.
   const words: number[] = [];
   const nameOf = (s: string): number => sb.add(s);
-  for (let id = btf.firstId === 0 ? 1 : btf.firstId; id < btf.types.length; id++) {
-    encodeType(btf.types[id]!, id, nameOf, words);
+  for (let id = btf.firstId === 0 ? 1 : btf.firstId; id < btf.count; id++) {
+    encodeType(btf.type(id), id, nameOf, words);
   }
   const strs = sb.bytes();
   const typeLen = words.length * 4;

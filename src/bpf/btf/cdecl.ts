@@ -7,7 +7,10 @@ import { BtfKind, type BtfType } from './types.js';
 
 /** The minimal view of a Btf the declarator needs (avoids an import cycle with btf.ts). */
 export interface TypeSource {
-  readonly types: BtfType[];
+  /** Number of type ids. */
+  readonly count: number;
+  /** The type with this id (in range). */
+  type(id: number): BtfType;
 }
 
 /** How to spell types that a plain name lookup cannot. */
@@ -25,9 +28,9 @@ export interface DeclOptions {
 const MAX_DEPTH = 64;
 
 function typeAt(src: TypeSource, id: number): BtfType {
-  const t = src.types[id];
-  if (t === undefined) throw new Error(`type id ${id} out of range`);
-  return t;
+  if (!Number.isInteger(id) || id < 0 || id >= src.count)
+    throw new Error(`type id ${id} out of range`);
+  return src.type(id);
 }
 
 /** Spells `inner` (a name, or '' for an abstract declarator) declared with type `id`. */

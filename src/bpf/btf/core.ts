@@ -733,7 +733,7 @@ export function applyCoreRelocations(
     if (!cands) {
       cands = target
         .findByEssentialName(essentialName(localType.name))
-        .filter((id) => kindsCompat(target.types[id], localType));
+        .filter((id) => kindsCompat(target.type(id), localType));
       candCache.set(relo.typeId, cands);
     }
     let best: { res: CalcResult; spec: Spec } | undefined;

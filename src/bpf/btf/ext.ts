@@ -169,7 +169,7 @@ function parseExt(bytes: Uint8Array, btf: Btf): BtfExtIndex {
     if (off >= strLimit)
       throw new BtfError(`parse BTF.ext: offset ${where}: string offset ${off} out of range`);
   };
-  const typeCount = btf.types.length;
+  const typeCount = btf.count;
   const checkType = (id: number, where: number, what: string): void => {
     if (id >= typeCount)
       throw new BtfError(`parse BTF.ext: offset ${where}: ${what} type id ${id} out of range`);

@@ -41,17 +41,17 @@ export function fixupForKernel(
       if (sections[i]!.name === name) return sections[i]!.size;
     return undefined;
   };
-  for (let id = Math.max(1, btf.firstId); id < btf.types.length; id++) {
+  for (let id = Math.max(1, btf.firstId); id < btf.count; id++) {
     // Only FUNCs and DATASECs change: the kind comes from a small array, the type only for those.
     const kind = btf.kindOf(id);
     if (kind === BtfKind.Func) {
-      const t = btf.types[id] as Extract<BtfType, { kind: BtfKind.Func }>;
+      const t = btf.type(id) as Extract<BtfType, { kind: BtfKind.Func }>;
       // Kernel 6.18 refuses FUNC linkage "extern" ("Invalid func linkage"); libbpf marks them global.
       if (t.linkage === FUNC_EXTERN) btf.set(id, { ...t, linkage: FUNC_GLOBAL });
       continue;
     }
     if (kind !== BtfKind.Datasec) continue;
-    const t = btf.types[id] as Extract<BtfType, { kind: BtfKind.Datasec }>;
+    const t = btf.type(id) as Extract<BtfType, { kind: BtfKind.Datasec }>;
     // Built only for an error: a number in a template costs a conversion on every load.
     const where = (): string => `fix up BTF: DATASEC ${t.name} (type ${id})`;
     if (t.name === '.kconfig') {
@@ -116,8 +116,9 @@ function findSymbol(
 
 /** An existing 4-byte signed int, or a new one. */
 function intType(btf: Btf): number {
-  for (let id = 1; id < btf.types.length; id++) {
-    const t = btf.types[id];
+  for (let id = 1; id < btf.count; id++) {
+    if (btf.kindOf(id) !== BtfKind.Int) continue;
+    const t = btf.type(id);
     if (t.kind === BtfKind.Int && t.size === 4 && t.bits === 32 && t.signed && !t.char && !t.bool) {
       return id;
     }

@@ -85,7 +85,7 @@ class CWriter {
   }
 
   nameOf(id: number): string {
-    return this.names.get(id) ?? this.btf.types[id].name;
+    return this.names.get(id) ?? this.btf.type(id).name;
   }
 
   decl(id: number, name: string, lvl: number): string {
@@ -173,7 +173,7 @@ class CWriter {
 
   /** `struct name {\n ...members...\n}` with the closing brace at `lvl`. */
   body(id: number, lvl: number): string {
-    const t = this.btf.types[id];
+    const t = this.btf.type(id);
     if (t.kind === BtfKind.Enum || t.kind === BtfKind.Enum64) return this.enumBody(id, t, lvl);
     if (t.kind !== BtfKind.Struct && t.kind !== BtfKind.Union) return this.btf.typeName(id);
     const isStruct = t.kind === BtfKind.Struct;
@@ -234,7 +234,7 @@ class CWriter {
   /** The type must be complete here (used by value). */
   ensureDefined(id: number, depth = 0): void {
     if (depth > 4096) throw new BtfError(`C header: type ${id}: dependency chain too deep`);
-    const t = this.btf.types[id];
+    const t = this.btf.type(id);
     switch (t.kind) {
       case BtfKind.Const:
       case BtfKind.Volatile:
@@ -273,7 +273,7 @@ class CWriter {
   /** The type must be nameable here (used behind a pointer or in a prototype). */
   ensureDeclared(id: number, depth = 0): void {
     if (depth > 4096) throw new BtfError(`C header: type ${id}: dependency chain too deep`);
-    const t = this.btf.types[id];
+    const t = this.btf.type(id);
     switch (t.kind) {
       case BtfKind.Const:
       case BtfKind.Volatile:
@@ -309,7 +309,7 @@ class CWriter {
   ensureTypedef(id: number, depth: number): void {
     if (this.state.has(id)) return;
     this.state.set(id, 'doing');
-    const t = this.btf.types[id] as { name: string; type: number };
+    const t = this.btf.type(id) as { name: string; type: number };
     this.ensureDeclared(t.type, depth + 1);
     // A compiler built-in: redefining it breaks the build, and every compiler already has it.
     if (t.name === '__builtin_va_list') {
@@ -323,7 +323,7 @@ class CWriter {
   defineNamed(id: number, depth: number): void {
     if (this.state.has(id)) return; // done, or a by-value cycle C could not express either
     this.state.set(id, 'doing');
-    const t = this.btf.types[id];
+    const t = this.btf.type(id);
     if (t.kind === BtfKind.Struct || t.kind === BtfKind.Union) {
       for (const m of t.members) this.ensureDefined(m.type, depth + 1);
     }

@@ -252,3 +252,44 @@ test('malformed input names the offset', () => {
   );
   assert.throws(() => parseBtfExt(new Uint8Array(8), btf), BtfError);
 });
+
+test('types are decoded when read, yet every name and reference is checked by the parse', () => {
+  // A fresh parse decodes each type on first use: the same object each time, equal to what
+  // decoding all of them gives.
+  const fresh = Btf.parse(btf.encode());
+  const rec = fresh.findByName('rec', BtfKind.Struct)[0]!;
+  const first = fresh.type(rec);
+  assert.equal(fresh.type(rec), first);
+  assert.equal(fresh.count, btf.count);
+  assert.deepEqual(Btf.parse(btf.encode()).types, btf.types);
+  assert.equal(fresh.types[rec], first);
+
+  // int (id 1, 16 bytes from offset 24), then struct s { int m; } (id 2): its member's name
+  // offset is at 52 and its type at 56.
+  const b = Btf.empty();
+  const int = b.add({
+    kind: BtfKind.Int,
+    name: 'int',
+    size: 4,
+    signed: true,
+    char: false,
+    bool: false,
+    bits: 32,
+    bitOffset: 0,
+  });
+  b.add({
+    kind: BtfKind.Struct,
+    name: 's',
+    size: 4,
+    members: [{ name: 'm', type: int, bitOffset: 0, bitfieldSize: 0 }],
+  });
+  const blob = b.encode();
+  const dv = new DataView(blob.buffer, blob.byteOffset);
+  assert.equal(Btf.parse(blob).type(2).name, 's');
+  const badName = blob.slice();
+  new DataView(badName.buffer).setUint32(52, dv.getUint32(20, true) + 7, true);
+  assert.throws(() => Btf.parse(badName), /offset 52: name offset \d+ outside the string section/);
+  const badRef = blob.slice();
+  new DataView(badRef.buffer).setUint32(56, 99, true);
+  assert.throws(() => Btf.parse(badRef), /type 2: member 0 refers to type 99, have 3/);
+});
