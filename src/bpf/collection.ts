@@ -13,7 +13,7 @@ import { loadCollectionSpec } from './elf/reader.js';
 import { withFdGroup } from './fd.js';
 import { BpfMap, mapInfoByFd, updateBatchesU32, type U32Batch } from './map.js';
 import { Program, type ProgramLoadOptions } from './program.js';
-import type { CollectionSpec, MapContent, MapSpec, VariableSpec } from './spec.js';
+import type { CollectionSpec, MapContent, MapSpec, ProgramSpec, VariableSpec } from './spec.js';
 import { MapType } from './types.js';
 
 /** Options for {@link Collection.load}. */
@@ -201,14 +201,23 @@ export class Collection {
     // sleep with cold caches. No program has run yet, so nothing can observe the order.
     const slotted: MapSpec[] = [];
     for (const m of spec.maps.values()) if (this.initMap(m)) slotted.push(m);
-    const wanted = opts.programs ?? spec.programs.keys();
-    // One options object for every program (Program.load does not keep or change it).
-    const progOpts = { ...opts.program, maps: this.maps, btfFd: this.btfFd };
-    for (const name of wanted) {
+    const names =
+      opts.programs === undefined ? [...spec.programs.keys()] : [...new Set(opts.programs)];
+    const specs: ProgramSpec[] = [];
+    for (const name of names) {
       const p = spec.programs.get(name);
       if (!p) throw new Error(`load ${spec.name}: no program named ${name}`);
-      this.programs.set(name, Program.load(p, progOpts));
-      if (progress) progress(`program ${name} loaded`);
+      specs.push(p);
+    }
+    // All at once (see Program.loadAll): all loaded, or none and the error of the first failing.
+    const loaded = Program.loadAll(specs, {
+      ...opts.program,
+      maps: this.maps,
+      btfFd: this.btfFd,
+    });
+    for (let i = 0; i < names.length; i++) {
+      this.programs.set(names[i]!, loaded[i]!);
+      if (progress) progress(`program ${names[i]!} loaded`);
     }
     for (const m of spec.maps.values()) {
       for (const c of m.contents) {

@@ -157,7 +157,7 @@ function attachBtfId(spec: ProgramSpec, kbtf: Btf): number | undefined {
  */
 function patchReferences(
   spec: ProgramSpec,
-  maps: Map<string, BpfMap>,
+  maps: ReadonlyMap<string, BpfMap>,
   kbtf: () => Btf,
   bytes: Uint8Array,
   off: number,
@@ -247,6 +247,157 @@ function asciiOnly(s: string): boolean {
   return true;
 }
 
+/** A program's load laid out (sizes and offsets within its arena region), nothing written. */
+interface Layout {
+  spec: ProgramSpec;
+  parts: LoadParts;
+  kbtf: () => Btf;
+  nInsns: number;
+  nFuncInfo: number;
+  nLineInfo: number;
+  /** Whether func_info and line_info go to the kernel (the object's BTF is loaded). */
+  useBtf: boolean;
+  license: string;
+  /** The license as UTF-8 when it is not ASCII (else written char by char). */
+  licenseBytes: Uint8Array | undefined;
+  licenseLen: number;
+  codeOff: number;
+  licenseOff: number;
+  funcOff: number;
+  lineOff: number;
+  end: number;
+  /** Bytes of the region: attr, code, license, func_info, line_info, each 8-aligned. */
+  size: number;
+}
+
+/** Prepares the instructions (CO-RE included) and sizes a program's region of the arena. */
+function layOut(spec: ProgramSpec, opts: ProgramLoadOptions): Layout {
+  let kernelBtf = opts.kernelBtf;
+  const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
+  let parts: LoadParts;
+  try {
+    parts = loadParts(spec, (insns) => {
+      if (!spec.btf) throw new Error('CO-RE relocations without BTF');
+      applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
+    });
+  } catch (err) {
+    throw new Error(`load program ${spec.name}: ${(err as Error).message}`, { cause: err });
+  }
+  const { nInsns, nFuncInfo, nLineInfo } = parts;
+  const useBtf = opts.btfFd !== undefined && nFuncInfo > 0;
+  const license = spec.license || 'GPL';
+  const licenseBytes = asciiOnly(license) ? undefined : new TextEncoder().encode(license);
+  const licenseLen = (licenseBytes?.byteLength ?? license.length) + 1;
+  const codeOff = align8(BPF_ATTR_SIZE);
+  const licenseOff = align8(codeOff + nInsns * 8);
+  const funcOff = align8(licenseOff + licenseLen);
+  const lineOff = align8(funcOff + (useBtf ? nFuncInfo * 8 : 0));
+  const end = lineOff + (useBtf ? nLineInfo * 16 : 0);
+  return {
+    spec,
+    parts,
+    kbtf,
+    nInsns,
+    nFuncInfo,
+    nLineInfo,
+    useBtf,
+    license,
+    licenseBytes,
+    licenseLen,
+    codeOff,
+    licenseOff,
+    funcOff,
+    lineOff,
+    end,
+    size: align8(end),
+  };
+}
+
+/**
+ * Writes a laid-out program at `base` of the arena (reserved by the caller): code with its map,
+ * kfunc and ksym references resolved, license, func_info, line_info and the attr itself, each
+ * pointer aimed into the region. Returns the attach target's BTF id for tracing programs.
+ */
+function writeLoad(l: Layout, base: number, opts: ProgramLoadOptions): number | undefined {
+  const { spec, parts, nInsns, nFuncInfo, nLineInfo, useBtf, license, licenseBytes } = l;
+  const where = `load program ${spec.name}`;
+  const { bytes, dv } = arena;
+  const codeOff = base + l.codeOff;
+  const licenseOff = base + l.licenseOff;
+  const funcOff = base + l.funcOff;
+  const lineOff = base + l.lineOff;
+  if (parts.code !== undefined) arena.setWords(codeOff, parts.code);
+  else encodeRawInto(bytes, codeOff, parts.insns!);
+  try {
+    patchReferences(spec, opts.maps ?? NO_MAPS, l.kbtf, bytes, codeOff, nInsns);
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+  // After the references, as before: their errors come first.
+  let btfId: number | undefined;
+  try {
+    btfId =
+      spec.type === ProgramType.Tracing || spec.type === ProgramType.LSM
+        ? attachBtfId(spec, l.kbtf())
+        : undefined;
+  } catch (err) {
+    throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+
+  if (licenseBytes) bytes.set(licenseBytes, licenseOff);
+  else for (let i = 0; i < license.length; i++) bytes[licenseOff + i] = license.charCodeAt(i);
+  bytes[licenseOff + l.licenseLen - 1] = 0;
+  if (useBtf) {
+    if (parts.funcInfo !== undefined) {
+      arena.setWords(funcOff, parts.funcInfo);
+    } else {
+      const fi = spec.funcInfo;
+      for (let i = 0; i < fi.length; i++) {
+        dv.setUint32(funcOff + i * 8, fi[i]!.slot, true);
+        dv.setUint32(funcOff + i * 8 + 4, fi[i]!.typeId, true);
+      }
+    }
+    if (parts.lineInfo !== undefined) {
+      arena.setWords(lineOff, parts.lineInfo);
+    } else {
+      const li = spec.lineInfo;
+      for (let i = 0; i < li.length; i++) {
+        const r = li[i]!;
+        const o = lineOff + i * 16;
+        dv.setUint32(o, r.slot, true);
+        dv.setUint32(o + 4, r.fileNameOff, true);
+        dv.setUint32(o + 8, r.lineOff, true);
+        dv.setUint32(o + 12, (r.lineNum << 10) | (r.col & 0x3ff), true);
+      }
+    }
+  }
+
+  bytes.fill(0, base, base + BPF_ATTR_SIZE);
+  dv.setUint32(base, spec.type, true);
+  dv.setUint32(base + 4, nInsns, true);
+  arena.setAddress(base + 8, codeOff);
+  arena.setAddress(base + 16, licenseOff);
+  dv.setUint32(base + 40, spec.kernelVersion, true);
+  dv.setUint32(base + 44, spec.flags, true);
+  writeObjectName(bytes, base + 48, spec.name);
+  dv.setUint32(base + 68, spec.attachType ?? 0, true);
+  if (useBtf) {
+    dv.setUint32(base + 72, opts.btfFd!, true);
+    dv.setUint32(base + 76, 8, true);
+    arena.setAddress(base + 80, funcOff);
+    dv.setUint32(base + 88, nFuncInfo, true);
+    if (nLineInfo > 0) {
+      dv.setUint32(base + 92, 16, true);
+      arena.setAddress(base + 96, lineOff);
+      dv.setUint32(base + 104, nLineInfo, true);
+    }
+  }
+  if (btfId !== undefined) dv.setUint32(base + 108, btfId, true);
+  return btfId;
+}
+
+const NO_MAPS: ReadonlyMap<string, BpfMap> = new Map();
+
 /** A program in the kernel. */
 export class Program {
   readonly fd: FD;
@@ -265,120 +416,107 @@ export class Program {
 
   /** Loads a program spec into the kernel (BPF_PROG_LOAD). */
   static load(spec: ProgramSpec, opts: ProgramLoadOptions = {}): Program {
+    const l = layOut(spec, opts);
+    arena.reserve(l.size);
+    try {
+      const btfId = writeLoad(l, 0, opts);
+      return (opts.logLevel ?? 0) !== 0
+        ? Program.loadWithLog(l, 0, btfId, opts)
+        : Program.loadLaidOut(l, 0, btfId, opts);
+    } finally {
+      arena.shrink();
+    }
+  }
+
+  /**
+   * Loads several programs (all or none: on an error those already loaded are closed). Every
+   * program is laid out in the arena first and the loads then run back to back: the verifier
+   * and the JIT evict the caches, and resuming after each load to prepare the next cost more
+   * than the preparation itself. Errors come in program order, as from one {@link load} after
+   * another: a program that fails to load is reported before a later one that failed to lay out.
+   */
+  static loadAll(specs: readonly ProgramSpec[], opts: ProgramLoadOptions = {}): Program[] {
+    const loaded: Program[] = [];
+    try {
+      if ((opts.logLevel ?? 0) !== 0) {
+        for (const spec of specs) loaded.push(Program.load(spec, opts));
+        return loaded;
+      }
+      const layouts: Layout[] = [];
+      let pending: unknown;
+      let size = 0;
+      for (const spec of specs) {
+        try {
+          const l = layOut(spec, opts);
+          layouts.push(l);
+          size += l.size;
+        } catch (err) {
+          pending = err;
+          break;
+        }
+      }
+      arena.reserve(size);
+      const bases: number[] = [];
+      const btfIds: (number | undefined)[] = [];
+      let base = 0;
+      for (const l of layouts) {
+        try {
+          btfIds.push(writeLoad(l, base, opts));
+        } catch (err) {
+          pending = err;
+          break;
+        }
+        bases.push(base);
+        base += l.size;
+      }
+      for (let i = 0; i < bases.length; i++)
+        loaded.push(Program.loadLaidOut(layouts[i]!, bases[i]!, btfIds[i], opts));
+      if (pending !== undefined) throw pending;
+      return loaded;
+    } catch (err) {
+      for (const p of loaded) p.close();
+      throw err;
+    } finally {
+      arena.shrink();
+    }
+  }
+
+  /** The load of a program {@link writeLoad} put at `base` of the arena. */
+  private static loadLaidOut(
+    l: Layout,
+    base: number,
+    btfId: number | undefined,
+    opts: ProgramLoadOptions,
+  ): Program {
+    const { spec } = l;
+    try {
+      const fd = sys().bpfAt(BpfCmd.PROG_LOAD, arena.baseNumber + base, BPF_ATTR_SIZE);
+      return new Program(fd, spec.name, spec.type, spec);
+    } catch (err) {
+      if (!(err instanceof SysError)) throw err;
+      // Retried with a log so the error says why.
+      return Program.loadWithLog(l, base, btfId, opts);
+    }
+  }
+
+  /**
+   * The slow path: a log was asked for, or the load failed. Works on private copies of the
+   * program's arrays, which {@link writeLoad} put at `base` of the arena, since the arena is
+   * reused by whatever runs next.
+   */
+  private static loadWithLog(
+    l: Layout,
+    base: number,
+    btfId: number | undefined,
+    opts: ProgramLoadOptions,
+  ): Program {
+    const { spec, nInsns, nFuncInfo, nLineInfo, useBtf } = l;
     const where = `load program ${spec.name}`;
-    let kernelBtf = opts.kernelBtf;
-    const kbtf = (): Btf => (kernelBtf ??= Btf.kernel());
-    const maps = opts.maps ?? new Map<string, BpfMap>();
-    let parts: LoadParts;
-    try {
-      parts = loadParts(spec, (insns) => {
-        if (!spec.btf) throw new Error('CO-RE relocations without BTF');
-        applyCoreRelocations(insns, spec.coreRelos, spec.btf, kbtf());
-      });
-    } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
-    }
-    const { nInsns, nFuncInfo, nLineInfo } = parts;
-    // Lay out attr, code, license, func_info and line_info in the shared arena: one region per
-    // array, no allocation and no address lookup per load.
-    const useBtf = opts.btfFd !== undefined && nFuncInfo > 0;
-    const license = spec.license || 'GPL';
-    const licenseBytes = asciiOnly(license) ? undefined : new TextEncoder().encode(license);
-    const licenseLen = (licenseBytes?.byteLength ?? license.length) + 1;
-    const codeOff = align8(BPF_ATTR_SIZE);
-    const licenseOff = align8(codeOff + nInsns * 8);
-    const funcOff = align8(licenseOff + licenseLen);
-    const lineOff = align8(funcOff + (useBtf ? nFuncInfo * 8 : 0));
-    const end = lineOff + (useBtf ? nLineInfo * 16 : 0);
-    arena.reserve(end);
-    const { bytes, dv } = arena;
-    if (parts.code !== undefined) arena.setWords(codeOff, parts.code);
-    else encodeRawInto(bytes, codeOff, parts.insns!);
-    try {
-      patchReferences(spec, maps, kbtf, bytes, codeOff, nInsns);
-    } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
-    }
-    // After the references, as before: their errors come first.
-    let btfId: number | undefined;
-    try {
-      btfId =
-        spec.type === ProgramType.Tracing || spec.type === ProgramType.LSM
-          ? attachBtfId(spec, kbtf())
-          : undefined;
-    } catch (err) {
-      throw new Error(`${where}: ${(err as Error).message}`, { cause: err });
-    }
-
-    if (licenseBytes) bytes.set(licenseBytes, licenseOff);
-    else for (let i = 0; i < license.length; i++) bytes[licenseOff + i] = license.charCodeAt(i);
-    bytes[licenseOff + licenseLen - 1] = 0;
-    if (useBtf) {
-      if (parts.funcInfo !== undefined) {
-        arena.setWords(funcOff, parts.funcInfo);
-      } else {
-        const fi = spec.funcInfo;
-        for (let i = 0; i < fi.length; i++) {
-          dv.setUint32(funcOff + i * 8, fi[i]!.slot, true);
-          dv.setUint32(funcOff + i * 8 + 4, fi[i]!.typeId, true);
-        }
-      }
-      if (parts.lineInfo !== undefined) {
-        arena.setWords(lineOff, parts.lineInfo);
-      } else {
-        const li = spec.lineInfo;
-        for (let i = 0; i < li.length; i++) {
-          const l = li[i]!;
-          const o = lineOff + i * 16;
-          dv.setUint32(o, l.slot, true);
-          dv.setUint32(o + 4, l.fileNameOff, true);
-          dv.setUint32(o + 8, l.lineOff, true);
-          dv.setUint32(o + 12, (l.lineNum << 10) | (l.col & 0x3ff), true);
-        }
-      }
-    }
-
-    const wantLog = opts.logLevel ?? 0;
-    if (wantLog === 0) {
-      // The common case: one attempt without a verifier log, straight from the arena.
-      bytes.fill(0, 0, BPF_ATTR_SIZE);
-      dv.setUint32(0, spec.type, true);
-      dv.setUint32(4, nInsns, true);
-      arena.setAddress(8, codeOff);
-      arena.setAddress(16, licenseOff);
-      dv.setUint32(40, spec.kernelVersion, true);
-      dv.setUint32(44, spec.flags, true);
-      writeObjectName(bytes, 48, spec.name);
-      dv.setUint32(68, spec.attachType ?? 0, true);
-      if (useBtf) {
-        dv.setUint32(72, opts.btfFd!, true);
-        dv.setUint32(76, 8, true);
-        arena.setAddress(80, funcOff);
-        dv.setUint32(88, nFuncInfo, true);
-        if (nLineInfo > 0) {
-          dv.setUint32(92, 16, true);
-          arena.setAddress(96, lineOff);
-          dv.setUint32(104, nLineInfo, true);
-        }
-      }
-      if (btfId !== undefined) dv.setUint32(108, btfId, true);
-      try {
-        const fd = sys().bpfAt(BpfCmd.PROG_LOAD, arena.baseNumber, BPF_ATTR_SIZE);
-        arena.shrink();
-        return new Program(fd, spec.name, spec.type, spec);
-      } catch (err) {
-        if (!(err instanceof SysError)) throw err;
-        // Fall through: retry with a log so the error says why.
-      }
-    }
-
-    // The slow path (a log was asked for, or the load failed): private copies of the arrays,
-    // since the arena is reused by whatever runs next.
-    const code = bytes.slice(codeOff, codeOff + nInsns * 8);
-    const licenseCopy = bytes.slice(licenseOff, licenseOff + licenseLen);
-    const funcInfo = bytes.slice(funcOff, funcOff + (useBtf ? nFuncInfo * 8 : 0));
-    const lineInfo = bytes.slice(lineOff, end);
-    arena.shrink();
+    const { bytes } = arena;
+    const code = bytes.slice(base + l.codeOff, base + l.codeOff + nInsns * 8);
+    const licenseCopy = bytes.slice(base + l.licenseOff, base + l.licenseOff + l.licenseLen);
+    const funcInfo = bytes.slice(base + l.funcOff, base + l.funcOff + (useBtf ? nFuncInfo * 8 : 0));
+    const lineInfo = bytes.slice(base + l.lineOff, base + l.end);
     const attempt = (
       logLevel: number,
       log?: Uint8Array,
@@ -411,7 +549,7 @@ export class Program {
     // Retry with a log, growing the buffer while the kernel says it was too small.
     let size = opts.logSize ?? 64 * 1024;
     let log = new Uint8Array(size);
-    const level = wantLog || 1;
+    const level = opts.logLevel || 1;
     let res: { fd?: number; err?: SysError; trueSize: number };
     for (;;) {
       res = attempt(level, log);
