@@ -192,10 +192,7 @@ export class Collection {
         this.btfFd = undefined;
       }
     }
-    for (const m of spec.maps.values()) {
-      this.maps.set(m.name, this.createMap(m, opts.pinPath));
-      if (progress) progress(`map ${m.name} created`);
-    }
+    this.createMaps(opts.pinPath, progress);
     // Maps of maps wait for an RCU grace period per update (~10 ms here, asleep): their slots
     // are written last, after the programs, so the loader's work does not resume after each
     // sleep with cold caches. No program has run yet, so nothing can observe the order.
@@ -259,6 +256,68 @@ export class Collection {
     return s;
   }
 
+  /**
+   * Creates the spec's maps, in its order. Those that need nothing first (no pin to look for,
+   * no inner map to make) are created together (BpfMap.createAll); a refused one takes the
+   * one-by-one path, which retries without BTF as libbpf does.
+   */
+  private createMaps(pinPath: string | undefined, progress?: (step: string) => void): void {
+    const simple: MapSpec[] = [];
+    for (const m of this.spec.maps.values())
+      if (!m.innerMap && !(m.pinning === 'by_name' && pinPath)) simple.push(m);
+    const made = BpfMap.createAll(
+      simple.map((m) => ({
+        spec: m,
+        opts: { btfFd: this.doomedBtf(m) ? undefined : this.btfFd },
+      })),
+    );
+    let next = 0;
+    try {
+      for (const m of this.spec.maps.values()) {
+        let map: BpfMap;
+        if (simple[next] === m) {
+          const r = made[next++]!;
+          map = r instanceof BpfMap ? r : this.retryWithoutBtf(m, r);
+        } else {
+          map = this.createMap(m, pinPath);
+        }
+        this.maps.set(m.name, map);
+        if (progress) progress(`map ${m.name} created`);
+      }
+    } catch (err) {
+      // Created together but not handed over yet: close them here.
+      for (let i = next; i < made.length; i++) {
+        const r = made[i];
+        if (r instanceof BpfMap) r.close();
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The kernel refuses a key type without a value type (EINVAL since 5.6; prog arrays and maps
+   * of maps declared with __type(key, ...) look like that). libbpf sends it anyway and retries
+   * without BTF; skipping the doomed call gives the retry's result without a failed syscall.
+   */
+  private doomedBtf(m: MapSpec): boolean {
+    return this.btfFd !== undefined && m.keyType !== undefined && m.valueType === undefined;
+  }
+
+  /** After a creation with BTF failed: like libbpf, again without BTF, or the first error. */
+  private retryWithoutBtf(m: MapSpec, err: Error, innerMapFd?: number): BpfMap {
+    if (
+      this.btfFd === undefined ||
+      this.doomedBtf(m) ||
+      (m.keyType === undefined && m.valueType === undefined)
+    )
+      throw err;
+    const created = BpfMap.create(m, { innerMapFd });
+    created.btf = m.btf;
+    created.keyType = m.keyType;
+    created.valueType = m.valueType;
+    return created;
+  }
+
   private createMap(m: MapSpec, pinPath: string | undefined): BpfMap {
     const where = `map ${m.name}`;
     if (m.pinning === 'by_name' && pinPath) {
@@ -295,23 +354,11 @@ export class Collection {
   }
 
   private tryCreate(m: MapSpec, innerMapFd: number | undefined): BpfMap {
-    // The kernel refuses a key type without a value type (EINVAL since 5.6; prog arrays and
-    // maps of maps declared with __type(key, ...) look like that). libbpf sends it anyway and
-    // retries without BTF; skipping the doomed call gives the retry's result without a failed
-    // syscall and two exceptions per load.
-    if (this.btfFd !== undefined && m.keyType !== undefined && m.valueType === undefined)
-      return BpfMap.create(m, { innerMapFd });
+    if (this.doomedBtf(m)) return BpfMap.create(m, { innerMapFd });
     try {
       return BpfMap.create(m, { btfFd: this.btfFd, innerMapFd });
     } catch (err) {
-      // Like libbpf: if the kernel refuses the BTF types, retry without them.
-      if (this.btfFd === undefined || (m.keyType === undefined && m.valueType === undefined))
-        throw err;
-      const created = BpfMap.create(m, { innerMapFd });
-      created.btf = m.btf;
-      created.keyType = m.keyType;
-      created.valueType = m.valueType;
-      return created;
+      return this.retryWithoutBtf(m, err as Error, innerMapFd);
     }
   }
 

@@ -9,7 +9,7 @@ import type { Btf } from './btf/btf.js';
 import { decodeValue, encodeValue } from './btf/codec.js';
 import { BtfKind } from './btf/types.js';
 import { ClosedError, FD, fdById, nextIds, objInfo, openPinnedFd, pinFd } from './fd.js';
-import { arena, writeObjectName } from './scratch.js';
+import { align8, arena, writeObjectName } from './scratch.js';
 import type { MapSpec } from './spec.js';
 import { isPerCPU, MapType, mapTypeName } from './types.js';
 
@@ -70,6 +70,52 @@ export function kernelObjectName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, BPF_OBJ_NAME_LEN - 1);
 }
 
+/** What {@link BpfMap.create} needs of a spec: name, type, sizes and max entries at least. */
+export type MapCreateSpec = Pick<
+  MapSpec,
+  'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries'
+> &
+  Partial<MapSpec>;
+
+/**
+ * Writes a BPF_MAP_CREATE attr at `base` of the arena (reserved by the caller); returns the
+ * max entries it asked for (a perf event array of 0 gets one slot per possible CPU).
+ */
+function writeCreateAttr(partial: MapCreateSpec, opts: MapCreateOptions, base: number): number {
+  const flags = partial.flags ?? 0;
+  let maxEntries = partial.maxEntries;
+  if (partial.type === MapType.PerfEventArray && maxEntries === 0) {
+    // libbpf's convention: one slot per possible CPU.
+    maxEntries = possibleCpus();
+  }
+  const { bytes, dv } = arena;
+  bytes.fill(0, base, base + BPF_ATTR_SIZE);
+  dv.setUint32(base, partial.type, true);
+  dv.setUint32(base + 4, partial.keySize, true);
+  dv.setUint32(base + 8, partial.valueSize, true);
+  dv.setUint32(base + 12, maxEntries, true);
+  dv.setUint32(
+    base + 16,
+    partial.numaNode !== undefined ? flags | 4 /* BPF_F_NUMA_NODE */ : flags,
+    true,
+  );
+  dv.setUint32(base + 20, opts.innerMapFd ?? 0, true);
+  dv.setUint32(base + 24, partial.numaNode ?? 0, true);
+  writeObjectName(bytes, base + 28, partial.name);
+  // Zeroed above; most maps have no map_extra, and a BigInt per creation costs.
+  if (partial.mapExtra)
+    dv.setBigUint64(base + 64, BigInt.asUintN(64, BigInt(partial.mapExtra)), true);
+  if (
+    opts.btfFd !== undefined &&
+    (partial.keyType !== undefined || partial.valueType !== undefined)
+  ) {
+    dv.setUint32(base + 48, opts.btfFd, true);
+    dv.setUint32(base + 52, partial.keyType ?? 0, true);
+    dv.setUint32(base + 56, partial.valueType ?? 0, true);
+  }
+  return maxEntries;
+}
+
 /** Numbers maps for the element-operation scratch (0: none). */
 let mapSerials = 0;
 
@@ -99,46 +145,41 @@ export class BpfMap {
    * required, e.g. `BpfMap.create({ name: 'counts', type: MapType.Hash, keySize: 4,
    * valueSize: 8, maxEntries: 1024 })`.
    */
-  static create(
-    partial: Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxEntries'> &
-      Partial<MapSpec>,
-    opts: MapCreateOptions = {},
-  ): BpfMap {
-    const flags = partial.flags ?? 0;
-    let maxEntries = partial.maxEntries;
-    if (partial.type === MapType.PerfEventArray && maxEntries === 0) {
-      // libbpf's convention: one slot per possible CPU.
-      maxEntries = possibleCpus();
-    }
+  static create(partial: MapCreateSpec, opts: MapCreateOptions = {}): BpfMap {
     // The attr lives in the shared arena: no buffer to allocate and no address to look up.
     arena.reserve(BPF_ATTR_SIZE);
-    const { bytes, dv } = arena;
-    bytes.fill(0, 0, BPF_ATTR_SIZE);
-    dv.setUint32(0, partial.type, true);
-    dv.setUint32(4, partial.keySize, true);
-    dv.setUint32(8, partial.valueSize, true);
-    dv.setUint32(12, maxEntries, true);
-    dv.setUint32(
-      16,
-      partial.numaNode !== undefined ? flags | 4 /* BPF_F_NUMA_NODE */ : flags,
-      true,
-    );
-    dv.setUint32(20, opts.innerMapFd ?? 0, true);
-    dv.setUint32(24, partial.numaNode ?? 0, true);
-    writeObjectName(bytes, 28, partial.name);
-    // Zeroed above; most maps have no map_extra, and a BigInt per creation costs.
-    if (partial.mapExtra) dv.setBigUint64(64, BigInt.asUintN(64, BigInt(partial.mapExtra)), true);
-    if (
-      opts.btfFd !== undefined &&
-      (partial.keyType !== undefined || partial.valueType !== undefined)
-    ) {
-      dv.setUint32(48, opts.btfFd, true);
-      dv.setUint32(52, partial.keyType ?? 0, true);
-      dv.setUint32(56, partial.valueType ?? 0, true);
+    const maxEntries = writeCreateAttr(partial, opts, 0);
+    return BpfMap.createLaidOut(partial, maxEntries, 0);
+  }
+
+  /**
+   * Creates several maps with their BPF_MAP_CREATE calls back to back, every attr written
+   * first: each creation evicts the caches, and writing the next attr right after it cost more
+   * than writing it. A map the kernel refuses is an Error in its slot (worded as
+   * {@link create} words it); the others are created all the same, and are the caller's.
+   */
+  static createAll(
+    items: readonly { spec: MapCreateSpec; opts?: MapCreateOptions }[],
+  ): (BpfMap | Error)[] {
+    const step = align8(BPF_ATTR_SIZE);
+    arena.reserve(step * items.length);
+    const maxEntries = items.map((it, i) => writeCreateAttr(it.spec, it.opts ?? {}, i * step));
+    const out: (BpfMap | Error)[] = [];
+    for (let i = 0; i < items.length; i++) {
+      try {
+        out.push(BpfMap.createLaidOut(items[i]!.spec, maxEntries[i]!, i * step));
+      } catch (err) {
+        out.push(err as Error);
+      }
     }
+    return out;
+  }
+
+  /** The creation of a map whose attr {@link writeCreateAttr} put at `base` of the arena. */
+  private static createLaidOut(partial: MapCreateSpec, maxEntries: number, base: number): BpfMap {
     let fd: number;
     try {
-      fd = sys().bpfAt(BpfCmd.MAP_CREATE, arena.baseNumber, BPF_ATTR_SIZE);
+      fd = sys().bpfAt(BpfCmd.MAP_CREATE, arena.baseNumber + base, BPF_ATTR_SIZE);
     } catch (err) {
       throw new Error(
         `create map ${partial.name} (${mapTypeName(partial.type)}): ${(err as Error).message}`,
@@ -152,7 +193,7 @@ export class BpfMap {
       partial.keySize,
       partial.valueSize,
       maxEntries,
-      flags,
+      partial.flags ?? 0,
     );
     if (partial.btf) {
       m.btf = partial.btf;

@@ -8,6 +8,7 @@ import {
   BpfMap,
   Collection,
   loadCollectionSpec,
+  MapType,
   Program,
   VerifierError,
 } from '../../../src/bpf/index.js';
@@ -89,4 +90,25 @@ test('loadAll: a collection reports each program it loaded', () => {
   } finally {
     c.close();
   }
+});
+
+test('createAll: maps are created together; a refused one is an error in its slot, the rest exist', () => {
+  const before = openFds();
+  const made = BpfMap.createAll([
+    { spec: { name: 'ok_hash', type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 4 } },
+    { spec: { name: 'bad_hash', type: MapType.Hash, keySize: 0, valueSize: 8, maxEntries: 4 } },
+    { spec: { name: 'ok_array', type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 2 } },
+  ]);
+  try {
+    assert.ok(made[0] instanceof BpfMap && made[2] instanceof BpfMap);
+    assert.ok(made[1] instanceof Error);
+    assert.match(made[1].message, /^create map bad_hash \(hash\): .*EINVAL/);
+    assert.equal(made[0].info().name, 'ok_hash');
+    assert.equal(made[2].info().maxEntries, 2);
+    made[2].set(1, 7);
+    assert.equal(made[2].get(1), 7);
+  } finally {
+    for (const m of made) if (m instanceof BpfMap) m.close();
+  }
+  assert.equal(openFds(), before);
 });
