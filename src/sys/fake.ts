@@ -142,6 +142,10 @@ export class FakeSys implements Sys {
   readFile(path: string): Uint8Array {
     return readFileSync(path);
   }
+  /** A fresh buffer each time, which the reuse contract allows. */
+  readFileScratch(path: string): Uint8Array {
+    return readFileSync(path);
+  }
   mmap(): MappedRegion {
     return FakeSys.fail('mmap', 'ENOSYS');
   }

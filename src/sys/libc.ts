@@ -21,6 +21,8 @@ const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16; // packed on x86_64
  * the free tail (at least 64 KiB) gets its own buffer.
  */
 const readSlab = new Slab(256 * 1024, 64 * 1024, false);
+/** Room of the buffer {@link Sys.readFileScratch} reuses; larger files get their own. */
+const SCRATCH_FILE = 256 * 1024;
 
 function makeRealSys(): Sys {
   const lib = koffi.load('libc.so.6');
@@ -66,6 +68,41 @@ function makeRealSys(): Sys {
     return n;
   };
 
+  /**
+   * Reads a whole file: one pread into `room` when it fits (a regular file reads short only at
+   * its end, so a read that leaves room is the whole file: no size query), kept by `fits`;
+   * otherwise a buffer of its own.
+   */
+  const readWhole = (
+    path: string,
+    room: Uint8Array,
+    fits: (n: number) => Uint8Array,
+  ): Uint8Array => {
+    const fd = Number(openRead(path, 0x80000 /* O_RDONLY | O_CLOEXEC */));
+    if (fd < 0) throw new SysError(`open ${path}`, koffi.errno());
+    try {
+      const r = Number(pread(fd, room, room.byteLength, 0));
+      if (r >= 0 && r < room.byteLength) return fits(r);
+      // Larger than the room (or pread refused, as on a pipe): size it, own buffer.
+      const size = Number(lseek(fd, 0, 2 /* SEEK_END */));
+      // Not seekable (a pipe) or not a plain size (some directories): Node copes and words it.
+      if (size < 0 || size > 2 ** 31) return readFileSync(path);
+      const buf = Buffer.allocUnsafeSlow(size);
+      let got = 0;
+      while (got < size) {
+        const view = got === 0 ? buf : buf.subarray(got);
+        const n = Number(pread(fd, view, size - got, got));
+        if (n < 0) throw new SysError(`read ${path}`, koffi.errno());
+        if (n === 0) return buf.subarray(0, got); // shrank while we read
+        got += n;
+      }
+      return buf;
+    } finally {
+      close(fd);
+    }
+  };
+  let scratchFile: Buffer | undefined;
+
   const decodeEvents = (buf: Uint8Array, n: number): EpollEvent[] => {
     const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     const out: EpollEvent[] = [];
@@ -107,31 +144,12 @@ function makeRealSys(): Sys {
       check('close', close(fd));
     },
     readFile(path: string): Uint8Array {
-      const fd = Number(openRead(path, 0x80000 /* O_RDONLY | O_CLOEXEC */));
-      if (fd < 0) throw new SysError(`open ${path}`, koffi.errno());
-      try {
-        // First try: one pread into the slab's free tail. A regular file reads short only at
-        // its end, so a read that leaves room is the whole file: no size query, no buffer.
-        const tail = readSlab.tail();
-        const r = Number(pread(fd, tail, tail.byteLength, 0));
-        if (r >= 0 && r < tail.byteLength) return readSlab.commit(r);
-        // Larger than the free tail (or pread refused, as on a pipe): size it, own buffer.
-        const size = Number(lseek(fd, 0, 2 /* SEEK_END */));
-        // Not seekable (a pipe) or not a plain size (some directories): Node copes and words it.
-        if (size < 0 || size > 2 ** 31) return readFileSync(path);
-        const buf = Buffer.allocUnsafeSlow(size);
-        let got = 0;
-        while (got < size) {
-          const view = got === 0 ? buf : buf.subarray(got);
-          const n = Number(pread(fd, view, size - got, got));
-          if (n < 0) throw new SysError(`read ${path}`, koffi.errno());
-          if (n === 0) return buf.subarray(0, got); // shrank while we read
-          got += n;
-        }
-        return buf;
-      } finally {
-        close(fd);
-      }
+      return readWhole(path, readSlab.tail(), (n) => readSlab.commit(n));
+    },
+    readFileScratch(path: string): Uint8Array {
+      scratchFile ??= Buffer.allocUnsafeSlow(SCRATCH_FILE);
+      const room = scratchFile;
+      return readWhole(path, room, (n) => room.subarray(0, n));
     },
     mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion {
       const p = mmap(null, length, prot, flags, fd, offset);

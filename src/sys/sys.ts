@@ -38,6 +38,12 @@ export interface Sys {
   close(fd: number): void;
   /** The whole content of a file (an object file to load). Throws SysError naming the call. */
   readFile(path: string): Uint8Array;
+  /**
+   * The whole content of a file in a buffer that the next call may reuse: for a file parsed on
+   * the spot, which copies what it keeps. Spares a fresh buffer per read (new pages to fault
+   * in, external memory that brings the GC forward). Throws SysError naming the call.
+   */
+  readFileScratch(path: string): Uint8Array;
   /** mmap(2) of `length` bytes of `fd` at `offset`. */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): MappedRegion;
   /** perf_event_open(2) with a `struct perf_event_attr` buffer. */

@@ -3,6 +3,7 @@
  * following libbpf's conventions. Pure: no kernel calls. Every failure names the object and
  * the thing being read.
  */
+import { isAscii } from 'node:buffer';
 import path from 'node:path';
 import { sys } from '../../sys/index.js';
 import {
@@ -55,6 +56,17 @@ import { parseBtfMaps } from './btf-maps.js';
 import { kconfigLayout } from './kconfig.js';
 
 const utf8 = new TextDecoder();
+
+/**
+ * The text before the first NUL (all of it without one), as UTF-8. A 0 byte is never part of a
+ * UTF-8 sequence, so this is the decode-then-cut it replaces, without a regex per load.
+ */
+function cString(b: Uint8Array): string {
+  let end = b.indexOf(0);
+  if (end < 0) end = b.byteLength;
+  const head = Buffer.from(b.buffer, b.byteOffset, end);
+  return isAscii(head) ? head.toString('latin1') : utf8.decode(head);
+}
 const NO_SYMBOLS: ElfSymbol[] = [];
 const NO_BLOCKS: ExtBlock[] = [];
 
@@ -170,11 +182,12 @@ function sortRecords(w: number[], width: number, tag?: number[]): void {
 export function loadCollectionSpec(file: string): CollectionSpec {
   let bytes: Uint8Array;
   try {
-    bytes = sys().readFile(file);
+    // Into a reused buffer: the reader copies out the little a spec keeps (see Reader).
+    bytes = sys().readFileScratch(file);
   } catch (err) {
     throw new ObjectError(`read object ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return parseCollectionSpec(bytes, objectName(file), file);
+  return parse(bytes, objectName(file), file, false);
 }
 
 /** The short name of an object from its path: "dir/xdp_fw.bpf.o" → "xdp_fw". */
@@ -191,8 +204,13 @@ export function parseCollectionSpec(
   name = 'object',
   where = name,
 ): CollectionSpec {
+  return parse(bytes, name, where, true);
+}
+
+/** `owned`: the spec may keep views of `bytes`; else it copies what it keeps. */
+function parse(bytes: Uint8Array, name: string, where: string, owned: boolean): CollectionSpec {
   try {
-    return new Reader(bytes, name).read();
+    return new Reader(bytes, name, owned).read();
   } catch (err) {
     if (err instanceof ObjectError)
       throw new ObjectError(`${where}: ${err.message}`, { cause: err.cause ?? err });
@@ -221,6 +239,13 @@ class Reader {
   constructor(
     bytes: Uint8Array,
     private readonly name: string,
+    /**
+     * Whether the spec may keep views of `bytes`. When not (a reused read buffer), the .BTF
+     * section is copied: the parsed Btf reads its blob, types and strings from it for as long
+     * as the spec lives. Everything else a spec keeps is decoded or copied already (program
+     * words, data section images, names).
+     */
+    private readonly owned: boolean,
   ) {
     this.elf = parseElf(bytes);
     if (this.elf.machine !== EM_BPF) {
@@ -233,7 +258,7 @@ class Reader {
   read(): CollectionSpec {
     const { elf } = this;
     const lic = elf.sectionByName('license');
-    if (lic) this.license = utf8.decode(lic.data).replace(/\0.*$/s, '');
+    if (lic) this.license = cString(lic.data);
     const ver = elf.sectionByName('version');
     if (ver && ver.data.byteLength >= 4)
       this.kernelVersion = new DataView(ver.data.buffer, ver.data.byteOffset).getUint32(0, true);
@@ -241,7 +266,7 @@ class Reader {
     const btfSec = elf.sectionByName('.BTF');
     if (btfSec) {
       try {
-        this.btf = Btf.parse(btfSec.data);
+        this.btf = Btf.parse(this.owned ? btfSec.data : slabCopy(btfSec.data));
       } catch (err) {
         throw new ObjectError(`section .BTF: ${(err as Error).message}`, { cause: err });
       }

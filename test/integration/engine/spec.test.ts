@@ -136,3 +136,18 @@ test('spec: only data sections with variables are mapped into user space', () =>
     c.close();
   }
 });
+
+test('spec: a spec read from a file survives the next read (the read buffer is reused)', () => {
+  const file = corpusObject('calls');
+  const owned = parseCollectionSpec(new Uint8Array(readFileSync(file)), 'calls', file);
+  const spec = loadCollectionSpec(file);
+  // Reads into the same buffer, over the bytes `spec` was parsed from.
+  loadCollectionSpec(corpusObject('maps'));
+  loadCollectionSpec(corpusObject('sections'));
+  assert.deepEqual(spec.btf!.encode(), owned.btf!.encode());
+  assert.deepEqual(spec.btf!.types, owned.btf!.types);
+  const lines = (s: typeof spec) => s.programs.get('xdp_calls')!.lineInfo.map((l) => l.line);
+  assert.deepEqual(lines(spec), lines(owned));
+  assert.ok(lines(spec).some((l) => l.includes('return')));
+  assert.equal(runCalls(spec).retval, 3);
+});
