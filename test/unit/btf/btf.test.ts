@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Btf, BtfError } from '../../../src/bpf/btf/btf.js';
 import { parseBtfExt } from '../../../src/bpf/btf/ext.js';
 import { CoreReloKind } from '../../../src/bpf/btf/core.js';
-import { BtfKind } from '../../../src/bpf/btf/types.js';
+import { BtfKind, type BtfType } from '../../../src/bpf/btf/types.js';
 import { compileBpf, section } from './helpers.js';
 import { memberOf, sizeOf, typeBlock } from './vmlinux-text.js';
 
@@ -52,6 +52,20 @@ char _license[] SEC("license") = "GPL";
 
 const obj = compileBpf(SRC, 'types');
 const btf = Btf.parse(section(obj, '.BTF'));
+
+/** A signed 32-bit INT named `name`. */
+function int32(name: string): BtfType {
+  return {
+    kind: BtfKind.Int,
+    name,
+    size: 4,
+    signed: true,
+    char: false,
+    bool: false,
+    bits: 32,
+    bitOffset: 0,
+  };
+}
 
 function only(name: string, kind?: BtfKind): number {
   const ids = btf.findByName(name, kind);
@@ -163,16 +177,7 @@ test('encode then parse gives identical types', () => {
 
 test('add and set build new BTF that survives a round trip', () => {
   const b = Btf.parse(btf.encode());
-  const int = b.add({
-    kind: BtfKind.Int,
-    name: 'my_int',
-    size: 4,
-    signed: true,
-    char: false,
-    bool: false,
-    bits: 32,
-    bitOffset: 0,
-  });
+  const int = b.add(int32('my_int'));
   const st = b.add({
     kind: BtfKind.Struct,
     name: 'added',
@@ -182,16 +187,7 @@ test('add and set build new BTF that survives a round trip', () => {
       { name: 'y', type: int, bitOffset: 32, bitfieldSize: 7 },
     ],
   });
-  b.set(int, {
-    kind: BtfKind.Int,
-    name: 'my_int2',
-    size: 4,
-    signed: true,
-    char: false,
-    bool: false,
-    bits: 32,
-    bitOffset: 0,
-  });
+  b.set(int, int32('my_int2'));
   assert.deepEqual(b.findByName('my_int'), []);
   assert.deepEqual(b.findByName('my_int2'), [int]);
   const again = Btf.parse(b.encode());
@@ -267,16 +263,7 @@ test('types are decoded when read, yet every name and reference is checked by th
   // int (id 1, 16 bytes from offset 24), then struct s { int m; } (id 2): its member's name
   // offset is at 52 and its type at 56.
   const b = Btf.empty();
-  const int = b.add({
-    kind: BtfKind.Int,
-    name: 'int',
-    size: 4,
-    signed: true,
-    char: false,
-    bool: false,
-    bits: 32,
-    bitOffset: 0,
-  });
+  const int = b.add(int32('int'));
   b.add({
     kind: BtfKind.Struct,
     name: 's',
