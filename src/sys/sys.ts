@@ -36,7 +36,10 @@ export interface Sys {
   address(buf: Uint8Array): bigint;
   /** close(2). */
   close(fd: number): void;
-  /** The whole content of a file (an object file to load). Throws SysError naming the call. */
+  /**
+   * The whole content of a file, in a buffer the caller keeps (e.g. for `parseCollectionSpec`,
+   * whose spec may keep views of it). Throws SysError naming the call.
+   */
   readFile(path: string): Uint8Array;
   /**
    * The whole content of a file in a buffer that the next call may reuse: for a file parsed on

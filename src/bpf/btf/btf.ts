@@ -239,10 +239,14 @@ export class Btf {
 
   /** The type with this id. Throws BtfError for an id out of range. */
   type(id: number): BtfType {
+    this.checkId(id);
+    return this.cache[id] ?? this.decode(id);
+  }
+
+  private checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.kinds.length) {
       throw new BtfError(`BTF: type id ${id} out of range (have ${this.kinds.length} types)`);
     }
-    return this.cache[id] ?? this.decode(id);
   }
 
   /** Decodes a parsed type (validated by the parse, so this cannot fail) and keeps it. */
@@ -395,7 +399,8 @@ export class Btf {
 
   /** Replaces the type with this id (fixups rewrite DATASECs and VARs in place). */
   set(id: number, t: BtfType): void {
-    this.type(id);
+    // A range check only: the type being replaced need not be decoded.
+    this.checkId(id);
     if (id === 0) throw new BtfError('BTF: cannot replace void (type 0)');
     if (id < this.firstId) throw new BtfError(`BTF: type ${id} belongs to the base BTF`);
     this.cache[id] = t;
